@@ -1,0 +1,61 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createGatewayMetrics, type GatewayConfig, type Logger, UpstreamSet } from '@openai-proxy/shared';
+import { Registry } from 'prom-client';
+import { InProcessCompleter } from './relay/in-process-completer.js';
+import type { NonStreamCompleter } from './relay/non-stream-completer.js';
+import { QueuedCompleter } from './relay/queued-completer.js';
+import { upstreamObserver } from './relay/upstream-observer.js';
+import { createServer } from './server.js';
+
+export interface RunningGateway {
+  server: Server;
+  url: string;
+  completer: NonStreamCompleter;
+  /** Stops accepting, lets in-flight requests finish within the grace period, closes Redis and pools. */
+  close(): Promise<void>;
+}
+
+/** Builds every dependency from the config and listens. Used by main.ts and by in-process tests. */
+export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+  const metrics = createGatewayMetrics(new Registry());
+  const upstreams = new UpstreamSet(config);
+  const completer: NonStreamCompleter = config.REDIS_URL
+    ? new QueuedCompleter({ ...config, REDIS_URL: config.REDIS_URL }, logger)
+    : new InProcessCompleter(upstreams, config, upstreamObserver(metrics));
+  if (completer instanceof QueuedCompleter) {
+    await completer.start().catch((error: unknown) => {
+      // Redis may come later: ioredis keeps trying, and /health says degraded until it does.
+      logger.warn({ err: error }, 'could not subscribe to the results channel yet');
+    });
+  }
+  const app = createServer({ config, logger, metrics, upstreams, completer });
+  const server = app.listen(config.PORT, config.HOST);
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  logger.info(
+    { port, mode: completer.mode, upstreams: upstreams.all.map((u) => u.label) },
+    `gateway listening (${completer.mode} mode)`,
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_GRACE_MS).unref());
+      await Promise.race([drained, grace]);
+      server.closeAllConnections();
+      await completer.close();
+      await upstreams.close();
+    })();
+    return closing;
+  };
+  return { server, url: `http://${host}:${port}`, completer, close };
+}

@@ -1,0 +1,63 @@
+import {
+  completeFromStream,
+  type GatewayConfig,
+  type NonStreamSettings,
+  type UpstreamObserver,
+  type UpstreamSet,
+  withDeadline,
+} from '@openai-proxy/shared';
+import type { CompletedAnswer, NonStreamCompleter, NonStreamJob } from './non-stream-completer.js';
+
+export function nonStreamSettings(config: GatewayConfig): NonStreamSettings {
+  return {
+    includeUsage: config.UPSTREAM_INCLUDE_USAGE,
+    maxTries: config.UPSTREAM_MAX_TRIES,
+    streamRetries: config.UPSTREAM_STREAM_RETRIES,
+    timeouts: {
+      connectMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
+      firstByteMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+      idleMs: config.UPSTREAM_IDLE_TIMEOUT_MS,
+    },
+  };
+}
+
+/** Standalone mode: the same fold the workers run, in the gateway process, no queue. */
+export class InProcessCompleter implements NonStreamCompleter {
+  readonly mode = 'standalone' as const;
+  private readonly settings: NonStreamSettings;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly upstreams: UpstreamSet,
+    config: GatewayConfig,
+    private readonly observe?: UpstreamObserver,
+  ) {
+    this.settings = nonStreamSettings(config);
+    this.timeoutMs = config.REQUEST_TIMEOUT_MS;
+  }
+
+  async complete(job: NonStreamJob, clientSignal: AbortSignal): Promise<CompletedAnswer> {
+    const { signal, dispose } = withDeadline(clientSignal, this.timeoutMs, 'request timeout');
+    try {
+      const answer = await completeFromStream(
+        this.upstreams,
+        this.settings,
+        { ...job, signal },
+        this.observe,
+      );
+      return { status: answer.status, body: answer.body, upstream: answer.upstream };
+    } finally {
+      dispose();
+    }
+  }
+
+  isReady(): boolean {
+    return true;
+  }
+
+  async sampleQueue(): Promise<Record<string, number>> {
+    return {};
+  }
+
+  async close(): Promise<void> {}
+}

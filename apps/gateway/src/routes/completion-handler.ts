@@ -1,0 +1,49 @@
+import { ClientGoneError, type CompletionKind, pickForwardedHeaders } from '@openai-proxy/shared';
+import type { RequestHandler } from 'express';
+import { relayUpstream } from '../relay/upstream-relay.js';
+import type { RouteDeps } from './route-deps.js';
+
+const ENDPOINTS: Record<CompletionKind, string> = { chat: '/chat/completions', completion: '/completions' };
+
+/**
+ * The two ways a completion request goes: `stream: true` is piped from an upstream as is;
+ * anything else is folded from an upstream stream (queue or in-process) and sent as one JSON.
+ */
+export function completionHandler(kind: CompletionKind, deps: RouteDeps): RequestHandler {
+  const route = `/v1${ENDPOINTS[kind]}`;
+  return async (req, res) => {
+    res.locals.route = route;
+    const body = req.body as Record<string, unknown>;
+    if (body.stream === true) {
+      await relayUpstream(req, res, deps.relay, {
+        endpoint: ENDPOINTS[kind],
+        method: 'POST',
+        body: res.locals.rawBody,
+      });
+      return;
+    }
+    const clientGone = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) clientGone.abort(new ClientGoneError());
+    });
+    let answer: Awaited<ReturnType<typeof deps.completer.complete>>;
+    try {
+      answer = await deps.completer.complete(
+        {
+          kind,
+          body,
+          headers: pickForwardedHeaders(req.headers),
+          clientAuthorization: req.headers.authorization,
+          requestId: String(res.locals.requestId),
+        },
+        clientGone.signal,
+      );
+    } catch (error) {
+      if (clientGone.signal.aborted) return;
+      throw error;
+    }
+    res.locals.upstream = answer.upstream;
+    res.locals.queueWaitMs = answer.queueWaitMs;
+    res.status(answer.status).type('application/json').send(answer.body);
+  };
+}

@@ -1,0 +1,73 @@
+import {
+  type GatewayConfig,
+  type GatewayMetrics,
+  type Logger,
+  ProxyError,
+  type UpstreamSet,
+} from '@openai-proxy/shared';
+import express, { type Express } from 'express';
+import { accessLog } from './middleware/access-log.js';
+import { errorHandler } from './middleware/error-handler.js';
+import { requestId } from './middleware/request-id.js';
+import type { NonStreamCompleter } from './relay/non-stream-completer.js';
+import { upstreamObserver } from './relay/upstream-observer.js';
+import { chatCompletionsRoute } from './routes/chat-completions.js';
+import { completionsRoute } from './routes/completions.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoute } from './routes/metrics.js';
+import { passthroughRoute } from './routes/passthrough.js';
+import type { RouteDeps } from './routes/route-deps.js';
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  upstreams: UpstreamSet;
+  completer: NonStreamCompleter;
+}
+
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/** The Express app, wired but not listening (main.ts listens; tests mount it on port 0). */
+export function createServer(deps: GatewayDeps): Express {
+  const { config, metrics } = deps;
+  const routeDeps: RouteDeps = {
+    config,
+    logger: deps.logger,
+    metrics,
+    completer: deps.completer,
+    relay: {
+      upstreams: deps.upstreams,
+      maxTries: config.UPSTREAM_MAX_TRIES,
+      totalTimeoutMs: config.UPSTREAM_TOTAL_TIMEOUT_MS,
+      timeouts: {
+        connectMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
+        firstByteMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+        idleMs: config.UPSTREAM_IDLE_TIMEOUT_MS,
+      },
+      observe: upstreamObserver(metrics),
+    },
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requestId);
+  app.use(accessLog(deps.logger, metrics, deps.completer.mode));
+  app.use(healthRoutes(routeDeps));
+  app.use(metricsRoute(routeDeps));
+  app.use(chatCompletionsRoute(routeDeps, MAX_BODY_BYTES));
+  app.use(completionsRoute(routeDeps, MAX_BODY_BYTES));
+  app.use(passthroughRoute(routeDeps, MAX_BODY_BYTES));
+  app.use((req, _res, next) => {
+    next(
+      new ProxyError(`Unknown path: ${req.method} ${req.path}`, {
+        status: 404,
+        code: 'not_found',
+        type: 'invalid_request_error',
+      }),
+    );
+  });
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,99 @@
+import {
+  type CompletionJobData,
+  createRedis,
+  createWorkerMetrics,
+  encodeResult,
+  type Logger,
+  queueNames,
+  UpstreamSet,
+  type WorkerConfig,
+} from '@openai-proxy/shared';
+import { Worker } from 'bullmq';
+import { AggregatorRegistry, Registry } from 'prom-client';
+import { CancelRegistry } from './cancel-registry.js';
+import { createProcessor } from './processor.js';
+
+export interface RunningWorker {
+  worker: Worker<CompletionJobData>;
+  /** Stops taking jobs, finishes the active ones, closes connections. Runs once. */
+  close(): Promise<void>;
+}
+
+/** One worker process: a BullMQ Worker running up to WORKER_CONCURRENCY folds at once. */
+export async function startWorkerChild(
+  config: WorkerConfig & { REDIS_URL: string },
+  logger: Logger,
+): Promise<RunningWorker> {
+  const names = queueNames(config.QUEUE_PREFIX, config.QUEUE_NAME);
+  const registry = new Registry();
+  // The cluster primary collects this registry from every child over IPC.
+  AggregatorRegistry.setRegistries([registry]);
+  const metrics = createWorkerMetrics(registry);
+  const upstreams = new UpstreamSet(config);
+  const cancels = new CancelRegistry();
+  const publisher = createRedis(config.REDIS_URL, 'worker', `worker-pub:${process.pid}`);
+  const cancelSubscriber = createRedis(config.REDIS_URL, 'subscriber', `worker-cancel:${process.pid}`);
+  const workerConnection = createRedis(config.REDIS_URL, 'worker', `worker:${process.pid}`);
+  for (const [role, client] of [
+    ['publisher', publisher],
+    ['cancel subscriber', cancelSubscriber],
+    ['worker', workerConnection],
+  ] as const) {
+    client.on('error', (error) => logger.warn({ err: error, role }, 'redis error'));
+  }
+  cancelSubscriber.on('message', (_channel: string, jobId: string) => cancels.cancel(jobId));
+  await cancelSubscriber.subscribe(names.cancelChannel);
+
+  const processor = createProcessor({
+    upstreams,
+    cancels,
+    metrics,
+    logger,
+    settings: {
+      includeUsage: config.UPSTREAM_INCLUDE_USAGE,
+      maxTries: config.UPSTREAM_MAX_TRIES,
+      streamRetries: config.UPSTREAM_STREAM_RETRIES,
+      timeouts: {
+        connectMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
+        firstByteMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+        idleMs: config.UPSTREAM_IDLE_TIMEOUT_MS,
+      },
+    },
+    observe: (upstream, outcome) => metrics.upstreamRequests.inc({ upstream: upstream.label, outcome }),
+    publish: async (replyTo, result) => {
+      const message = encodeResult(result);
+      // One round trip: the stored copy (for a gateway that missed the message) and the message.
+      await publisher
+        .multi()
+        .set(names.resultKey(result.jobId), message, 'EX', config.RESULT_TTL_SECONDS)
+        .publish(replyTo, message)
+        .exec();
+    },
+  });
+
+  const worker = new Worker<CompletionJobData>(names.queue, processor, {
+    connection: workerConnection,
+    prefix: names.prefix,
+    concurrency: config.WORKER_CONCURRENCY,
+    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+    lockDuration: config.WORKER_LOCK_DURATION_MS,
+    maxStalledCount: 1,
+  });
+  worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
+  worker.on('failed', (job, error) => logger.error({ err: error, jobId: job?.id }, 'job failed'));
+  await worker.waitUntilReady();
+  logger.info({ concurrency: config.WORKER_CONCURRENCY, queue: names.queue }, 'worker ready');
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await worker.close();
+      await upstreams.close();
+      cancelSubscriber.disconnect();
+      await publisher.quit().catch(() => undefined);
+      workerConnection.disconnect();
+    })();
+    return closing;
+  };
+  return { worker, close };
+}

@@ -1,0 +1,97 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+
+/**
+ * The gateway's metrics, on a registry passed in (never prom-client's global one, so tests and
+ * several servers in one process do not collide). Labels are bounded: routes are templates,
+ * upstreams come from configuration, models from upstream answers; never ids or keys.
+ */
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+export interface GatewayMetrics {
+  registry: Registry;
+  httpRequests: Counter<'route' | 'method' | 'status'>;
+  httpDuration: Histogram<'route' | 'method' | 'status'>;
+  inFlight: Gauge<'route'>;
+  upstreamRequests: Counter<'upstream' | 'outcome'>;
+  upstreamFirstByte: Histogram<'upstream'>;
+  queueWait: Histogram;
+  queuedRequestDuration: Histogram<'status'>;
+  tokens: Counter<'model' | 'type'>;
+  rejected: Counter<'reason'>;
+  queueJobs: Gauge<'state'>;
+}
+
+export function createGatewayMetrics(
+  registry: Registry,
+  options: { defaultMetrics?: boolean } = {},
+): GatewayMetrics {
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'openai_proxy_' });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'openai_proxy_http_requests_total',
+      help: 'HTTP requests answered, by route template, method and status.',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: 'openai_proxy_http_request_duration_seconds',
+      help: 'Time from request to the end of the response, by route template, method and status.',
+      labelNames: ['route', 'method', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    inFlight: new Gauge({
+      name: 'openai_proxy_http_requests_in_flight',
+      help: 'Requests being handled right now.',
+      labelNames: ['route'],
+      registers,
+    }),
+    upstreamRequests: new Counter({
+      name: 'openai_proxy_upstream_requests_total',
+      help: 'Calls to upstreams by upstream and outcome (success, client_error, server_error, rate_limited, network_error, timeout).',
+      labelNames: ['upstream', 'outcome'],
+      registers,
+    }),
+    upstreamFirstByte: new Histogram({
+      name: 'openai_proxy_upstream_first_byte_seconds',
+      help: 'Time until an upstream answered with its status line.',
+      labelNames: ['upstream'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    queueWait: new Histogram({
+      name: 'openai_proxy_queue_wait_seconds',
+      help: 'Time a non-stream job waited in the queue before a worker took it.',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    queuedRequestDuration: new Histogram({
+      name: 'openai_proxy_queued_request_duration_seconds',
+      help: 'End-to-end time of non-stream requests answered through the queue, by status.',
+      labelNames: ['status'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    tokens: new Counter({
+      name: 'openai_proxy_tokens_total',
+      help: 'Tokens reported by upstream usage, by model and type (prompt, completion).',
+      labelNames: ['model', 'type'],
+      registers,
+    }),
+    rejected: new Counter({
+      name: 'openai_proxy_rejected_requests_total',
+      help: 'Requests refused before reaching an upstream, by reason.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    queueJobs: new Gauge({
+      name: 'openai_proxy_queue_jobs',
+      help: 'Jobs in the queue by state (waiting, active, delayed, failed), sampled at scrape time.',
+      labelNames: ['state'],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,127 @@
+import { ChatCompletionFold } from './chat-fold.js';
+import { errors } from './errors.js';
+import { readSseData } from './sse-reader.js';
+import { TextCompletionFold } from './text-fold.js';
+import type { ChatCompletion, CompletionFold, JsonObject, TextCompletion } from './types.js';
+
+/** `chat` for /v1/chat/completions, `completion` for the legacy /v1/completions. */
+export type CompletionKind = 'chat' | 'completion';
+
+export interface FoldedAnswer {
+  /** The completion, serialised once; written to the client as is. */
+  json: string;
+  /** How many chunks the upstream sent (not counting `[DONE]`). */
+  chunks: number;
+  /** The model the upstream named, null when it named none. */
+  model: string | null;
+  /** Null when the upstream sent no usage; a count it left out is 0. */
+  usage: { prompt_tokens: number; completion_tokens: number } | null;
+}
+
+/**
+ * Reads an upstream's SSE body and folds it into one non-stream answer.
+ *
+ * The answer is a 502 `ProxyError`, never a shortened success, when:
+ * - an event carries `{"error": ...}` (llama.cpp, vLLM, OpenRouter end a stream this way):
+ *   `upstream_stream_error`, with the upstream's message;
+ * - an event is not JSON, or not a JSON object: `upstream_malformed_chunk`;
+ * - the body ends without `[DONE]` while a choice is unfinished, or before any choice came:
+ *   `upstream_stream_truncated`. Without `[DONE]` but with every choice finished, the answer is
+ *   whole (some providers never send `[DONE]`). With `[DONE]`, a missing finish_reason is accepted:
+ *   the upstream said it was done (OpenAI's audio answers never send one);
+ * - `[DONE]` arrives but no choice ever did: `upstream_stream_empty`. There is nothing to answer
+ *   with, and a 200 with `choices: []` breaks every client that reads `choices[0]`.
+ *
+ * Errors thrown by `body` itself (socket reset, timeouts) propagate unchanged for the caller to map.
+ * Empty data lines are skipped. Reading stops at `[DONE]`.
+ */
+export async function foldUpstreamStream(
+  kind: CompletionKind,
+  body: AsyncIterable<Uint8Array>,
+): Promise<FoldedAnswer> {
+  const fold: CompletionFold<ChatCompletion | TextCompletion> =
+    kind === 'chat' ? new ChatCompletionFold() : new TextCompletionFold();
+  let done = false;
+  for await (const data of readSseData(body)) {
+    if (isDone(data)) {
+      done = true;
+      break;
+    }
+    if (data.trim() === '') continue;
+    fold.add(parseChunk(data));
+  }
+
+  if (!done && !fold.isFinished()) {
+    throw errors.upstreamStream(
+      `The upstream stream ended before the answer was complete (after ${fold.chunkCount} chunks, without [DONE]).`,
+      'upstream_stream_truncated',
+    );
+  }
+  const completion = fold.result();
+  if (completion.choices.length === 0) {
+    throw errors.upstreamStream(
+      `The upstream stream ended without any choice (after ${fold.chunkCount} chunks).`,
+      'upstream_stream_empty',
+    );
+  }
+  return {
+    json: JSON.stringify(completion),
+    chunks: fold.chunkCount,
+    model: completion.model !== '' ? completion.model : null,
+    usage: usageCounts(completion.usage),
+  };
+}
+
+function isDone(data: string): boolean {
+  return data.length < 16 && data.trim() === '[DONE]';
+}
+
+/** One event's data as a chunk; an error event or a broken chunk becomes a ProxyError. */
+function parseChunk(data: string): JsonObject {
+  let chunk: unknown;
+  try {
+    chunk = JSON.parse(data);
+  } catch (cause) {
+    throw errors.upstreamStream(
+      `The upstream sent a chunk that is not JSON: ${excerpt(data)}`,
+      'upstream_malformed_chunk',
+      cause,
+    );
+  }
+  if (typeof chunk !== 'object' || chunk === null || Array.isArray(chunk)) {
+    throw errors.upstreamStream(
+      `The upstream sent a chunk that is not a JSON object: ${excerpt(data)}`,
+      'upstream_malformed_chunk',
+    );
+  }
+  const record = chunk as JsonObject;
+  if (record.error !== undefined && record.error !== null) {
+    throw errors.upstreamStream(
+      `The upstream stream failed: ${upstreamErrorMessage(record.error)}`,
+      'upstream_stream_error',
+    );
+  }
+  return record;
+}
+
+function upstreamErrorMessage(error: unknown): string {
+  if (typeof error === 'string') return excerpt(error);
+  if (typeof error === 'object' && error !== null && 'message' in error && typeof error.message === 'string') {
+    return excerpt(error.message);
+  }
+  return excerpt(JSON.stringify(error));
+}
+
+/** Enough of a bad chunk to recognise it, not the whole 1 MB of it. */
+function excerpt(text: string): string {
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
+
+function usageCounts(usage: JsonObject | null): FoldedAnswer['usage'] {
+  if (usage === null) return null;
+  return { prompt_tokens: count(usage.prompt_tokens), completion_tokens: count(usage.completion_tokens) };
+}
+
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}

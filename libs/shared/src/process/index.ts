@@ -1,0 +1,2 @@
+export * from './cluster-primary.js';
+export * from './process-policy.js';

@@ -1,0 +1,3 @@
+export * from './job-protocol.js';
+export * from './names.js';
+export * from './redis-connection.js';

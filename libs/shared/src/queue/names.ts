@@ -1,0 +1,25 @@
+/**
+ * Every Redis key and channel the proxy uses, built from one prefix. The default prefix
+ * `{oaip}` is a Redis Cluster hash tag, so all keys of one deployment live in one slot and
+ * BullMQ's multi-key scripts run on a cluster too.
+ */
+export interface QueueNames {
+  prefix: string;
+  queue: string;
+  /** The channel one gateway process listens on for the answers to its jobs. */
+  resultsChannel(gatewayId: string): string;
+  /** Where a job's answer is kept for a while, for a gateway that missed the message. */
+  resultKey(jobId: string): string;
+  /** Broadcast to every worker: abort this job, its client is gone. */
+  cancelChannel: string;
+}
+
+export function queueNames(prefix: string, queue: string): QueueNames {
+  return {
+    prefix,
+    queue,
+    resultsChannel: (gatewayId) => `${prefix}:results:${gatewayId}`,
+    resultKey: (jobId) => `${prefix}:result:${jobId}`,
+    cancelChannel: `${prefix}:cancel`,
+  };
+}

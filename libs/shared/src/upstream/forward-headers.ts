@@ -1,0 +1,46 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * Which headers cross the proxy. Toward the upstream only an allow-list of client headers
+ * travels (plus the credentials the proxy decides on); back to the client everything but
+ * hop-by-hop headers, which describe one connection and not the message.
+ */
+
+const CLIENT_HEADERS_FORWARDED = [
+  'openai-organization',
+  'openai-project',
+  'openai-beta',
+  'user-agent',
+] as const;
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** The allow-listed client headers, lower-cased, ready for an upstream request. */
+export function pickForwardedHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const name of CLIENT_HEADERS_FORWARDED) {
+    const value = headers[name];
+    if (typeof value === 'string') picked[name] = value;
+  }
+  return picked;
+}
+
+/** Upstream response headers fit to relay: hop-by-hop and length/encoding framing removed. */
+export function relayableResponseHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const relayed: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || name === 'content-length') continue;
+    relayed[name] = value;
+  }
+  return relayed;
+}

@@ -1,0 +1,7 @@
+export * from './call-upstream.js';
+export * from './complete-from-stream.js';
+export * from './deadline.js';
+export * from './forward-headers.js';
+export * from './upstream.js';
+export * from './upstream-health.js';
+export * from './upstream-set.js';

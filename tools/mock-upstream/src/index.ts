@@ -1,0 +1,8 @@
+export { startMockUpstream } from './server.js';
+export type {
+  MockBehavior,
+  MockRequestRecord,
+  MockUpstream,
+  MockUpstreamOptions,
+  MockUpstreamStats,
+} from './types.js';
