@@ -48,9 +48,17 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const close = () => {
     closing ??= (async () => {
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      // A keep-alive connection whose request just finished turns idle; close those as they
+      // appear so the server drains as soon as the last in-flight request is answered.
+      const idleSweeper = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();
-      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_GRACE_MS).unref());
+      let graceTimer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        graceTimer = setTimeout(resolve, config.SHUTDOWN_GRACE_MS);
+      });
       await Promise.race([drained, grace]);
+      clearInterval(idleSweeper);
+      clearTimeout(graceTimer);
       server.closeAllConnections();
       await completer.close();
       await upstreams.close();

@@ -8,6 +8,7 @@ import {
 import express, { type Express } from 'express';
 import { accessLog } from './middleware/access-log.js';
 import { errorHandler } from './middleware/error-handler.js';
+import { inflightLimit } from './middleware/inflight-limit.js';
 import { requestId } from './middleware/request-id.js';
 import type { NonStreamCompleter } from './relay/non-stream-completer.js';
 import { upstreamObserver } from './relay/upstream-observer.js';
@@ -56,6 +57,8 @@ export function createServer(deps: GatewayDeps): Express {
   app.use(accessLog(deps.logger, metrics, deps.completer.mode));
   app.use(healthRoutes(routeDeps));
   app.use(metricsRoute(routeDeps));
+  // Health and metrics stay reachable under load; everything below counts against the limit.
+  app.use(inflightLimit(config.MAX_INFLIGHT));
   app.use(chatCompletionsRoute(routeDeps, MAX_BODY_BYTES));
   app.use(completionsRoute(routeDeps, MAX_BODY_BYTES));
   app.use(passthroughRoute(routeDeps, MAX_BODY_BYTES));

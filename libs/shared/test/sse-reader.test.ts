@@ -9,9 +9,12 @@ interface Fixture {
 
 const FIXTURE_DIR = new URL('./fixtures/streams/', import.meta.url);
 const fixtures: Fixture[] = readdirSync(FIXTURE_DIR)
-  .filter((name) => name.endsWith('.json'))
+  .filter((name) => /^\d{2}-.*\.json$/.test(name))
   .sort()
-  .map((name) => ({ name, sse: (JSON.parse(readFileSync(new URL(name, FIXTURE_DIR), 'utf8')) as Fixture).sse }));
+  .map((name) => ({
+    name,
+    sse: (JSON.parse(readFileSync(new URL(name, FIXTURE_DIR), 'utf8')) as Fixture).sse,
+  }));
 
 const encoder = new TextEncoder();
 
@@ -92,14 +95,17 @@ describe('readSseData on the recorded streams', () => {
     }
   });
 
-  it.each(fixtures)('$name: no data is a comment, and whole streams end with [DONE]', async ({ name, sse }) => {
-    const data = await collect([encoder.encode(sse)]);
-    for (const item of data) expect(item.startsWith(':')).toBe(false);
-    // 93 ends with an error event and 98 is a prefix: the two recordings without [DONE].
-    const endsWithDone = !name.startsWith('93-') && !name.startsWith('98-');
-    expect(data.at(-1) === '[DONE]').toBe(endsWithDone);
-    expect(data.filter((item) => item === '[DONE]').length).toBe(endsWithDone ? 1 : 0);
-  });
+  it.each(fixtures)(
+    '$name: no data is a comment, and whole streams end with [DONE]',
+    async ({ name, sse }) => {
+      const data = await collect([encoder.encode(sse)]);
+      for (const item of data) expect(item.startsWith(':')).toBe(false);
+      // 93 ends with an error event and 98 is a prefix: the two recordings without [DONE].
+      const endsWithDone = !name.startsWith('93-') && !name.startsWith('98-');
+      expect(data.at(-1) === '[DONE]').toBe(endsWithDone);
+      expect(data.filter((item) => item === '[DONE]').length).toBe(endsWithDone ? 1 : 0);
+    },
+  );
 
   it("skips OpenRouter's ': OPENROUTER PROCESSING' comments and keeps a character cut at every byte", async () => {
     const fixture = fixtures.find((f) => f.name.startsWith('98-'));
@@ -108,7 +114,7 @@ describe('readSseData on the recorded streams', () => {
     const expected = await collect([bytes]);
     expect(expected).toHaveLength(2);
     expect(expected[1]).toContain('"content":"亚"');
-    // Two pieces, cut at every byte: most cuts land inside '亚' (3 bytes) for some offset.
+    // Two pieces, cut at every byte offset: two of the cuts fall inside '亚' (3 bytes of UTF-8).
     for (let cut = 1; cut < bytes.length; cut += 1) {
       expect(await collect([bytes.subarray(0, cut), bytes.subarray(cut)])).toEqual(expected);
     }
@@ -175,14 +181,22 @@ describe('readSseData on hand-made streams', () => {
 
   it('delivers a last event the stream did not close with a blank line', async () => {
     expect(await collect([encoder.encode('data: {"a":1}\n\ndata: {"b":2}')])).toEqual(['{"a":1}', '{"b":2}']);
-    expect(await collect([encoder.encode('data: {"a":1}\n\ndata: {"b":2}\n')])).toEqual(['{"a":1}', '{"b":2}']);
-    expect(await collect([encoder.encode('data: {"a":1}\r\n\r\ndata: {"b":2}\r')])).toEqual(['{"a":1}', '{"b":2}']);
+    expect(await collect([encoder.encode('data: {"a":1}\n\ndata: {"b":2}\n')])).toEqual([
+      '{"a":1}',
+      '{"b":2}',
+    ]);
+    expect(await collect([encoder.encode('data: {"a":1}\r\n\r\ndata: {"b":2}\r')])).toEqual([
+      '{"a":1}',
+      '{"b":2}',
+    ]);
     expect(await collect(sliceBy(encoder.encode('data: {"b":2}'), [1]))).toEqual(['{"b":2}']);
   });
 
   it('yields nothing for an empty body or a body of comments only', async () => {
     expect(await collect([])).toEqual([]);
-    expect(await collect([encoder.encode(': OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\n')])).toEqual([]);
+    expect(await collect([encoder.encode(': OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\n')])).toEqual(
+      [],
+    );
   });
 
   it('drops a leading byte order mark', async () => {

@@ -37,6 +37,9 @@ export class QueuedCompleter implements NonStreamCompleter {
   private readonly queue: Queue;
   private readonly pending = new Map<string, Waiter>();
   private readonly pollTimer: NodeJS.Timeout;
+  private readonly depthTimer: NodeJS.Timeout;
+  /** Jobs waiting for a worker, sampled twice a second (a count per request would double Redis work). */
+  private queueDepth = 0;
   private subscribed = false;
   private closing: Promise<void> | undefined;
 
@@ -62,6 +65,8 @@ export class QueuedCompleter implements NonStreamCompleter {
       config.RESULT_POLL_INTERVAL_MS,
     );
     this.pollTimer.unref();
+    this.depthTimer = setInterval(() => void this.sampleDepth(), 500);
+    this.depthTimer.unref();
   }
 
   /** Subscribes to this gateway's channel; call once before serving. */
@@ -84,6 +89,13 @@ export class QueuedCompleter implements NonStreamCompleter {
         'The job queue (Redis) is unavailable; try again shortly.',
         'queue_unavailable',
         2,
+      );
+    }
+    if (this.queueDepth >= this.config.MAX_QUEUE_DEPTH) {
+      throw errors.unavailable(
+        `The queue is full (${this.queueDepth} jobs waiting); try again shortly.`,
+        'queue_full',
+        Math.max(1, Math.ceil(this.config.RESULT_POLL_INTERVAL_MS / 1000)),
       );
     }
     const jobId = randomUUID();
@@ -137,6 +149,7 @@ export class QueuedCompleter implements NonStreamCompleter {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.pollTimer);
+      clearInterval(this.depthTimer);
       for (const [jobId, waiter] of this.pending) {
         this.settle(jobId);
         waiter.reject(errors.unavailable('The gateway is shutting down.', 'shutting_down'));
@@ -146,6 +159,15 @@ export class QueuedCompleter implements NonStreamCompleter {
       this.commands.disconnect();
     })();
     return this.closing;
+  }
+
+  private async sampleDepth(): Promise<void> {
+    if (this.commands.status !== 'ready') return;
+    try {
+      this.queueDepth = await this.queue.count();
+    } catch {
+      // Redis went away between the check and the call; the next sample will tell.
+    }
   }
 
   /** Removes the waiter and its timer; returns it when it was still waiting. */

@@ -1,5 +1,13 @@
-import { ClientGoneError, type CompletionKind, pickForwardedHeaders } from '@openai-proxy/shared';
+import {
+  ClientGoneError,
+  type CompletionKind,
+  internalErrorBody,
+  isProxyError,
+  pickForwardedHeaders,
+} from '@openai-proxy/shared';
 import type { RequestHandler } from 'express';
+import { KeepaliveWriter } from '../relay/keepalive-writer.js';
+import type { CompletedAnswer } from '../relay/non-stream-completer.js';
 import { relayUpstream } from '../relay/upstream-relay.js';
 import type { RouteDeps } from './route-deps.js';
 
@@ -26,6 +34,7 @@ export function completionHandler(kind: CompletionKind, deps: RouteDeps): Reques
     res.on('close', () => {
       if (!res.writableFinished) clientGone.abort(new ClientGoneError());
     });
+    const keepalive = new KeepaliveWriter(res, deps.config.NONSTREAM_KEEPALIVE_MS);
     let answer: Awaited<ReturnType<typeof deps.completer.complete>>;
     try {
       answer = await deps.completer.complete(
@@ -40,10 +49,24 @@ export function completionHandler(kind: CompletionKind, deps: RouteDeps): Reques
       );
     } catch (error) {
       if (clientGone.signal.aborted) return;
-      throw error;
+      if (!keepalive.started) throw error;
+      answer = errorAsAnswer(error, String(res.locals.requestId));
+    } finally {
+      keepalive.stop();
     }
     res.locals.upstream = answer.upstream;
     res.locals.queueWaitMs = answer.queueWaitMs;
+    if (keepalive.started) {
+      res.locals.answerStatus = answer.status;
+      res.end(answer.body);
+      return;
+    }
     res.status(answer.status).type('application/json').send(answer.body);
   };
+}
+
+/** After the keep-alive status went out, an error can only be written into the body. */
+function errorAsAnswer(error: unknown, requestId: string): CompletedAnswer {
+  if (isProxyError(error)) return { status: error.status, body: JSON.stringify(error.toBody()) };
+  return { status: 500, body: JSON.stringify(internalErrorBody(requestId)) };
 }

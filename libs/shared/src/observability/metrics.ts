@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+import { type AnswerTokens, tokenCounter } from './token-counter.js';
 
 /**
  * The gateway's metrics, on a registry passed in (never prom-client's global one, so tests and
@@ -12,7 +13,7 @@ export interface GatewayMetrics {
   registry: Registry;
   httpRequests: Counter<'route' | 'method' | 'status'>;
   httpDuration: Histogram<'route' | 'method' | 'status'>;
-  inFlight: Gauge<'route'>;
+  inFlight: Gauge;
   upstreamRequests: Counter<'upstream' | 'outcome'>;
   upstreamFirstByte: Histogram<'upstream'>;
   queueWait: Histogram;
@@ -20,6 +21,8 @@ export interface GatewayMetrics {
   tokens: Counter<'model' | 'type'>;
   rejected: Counter<'reason'>;
   queueJobs: Gauge<'state'>;
+  /** Adds a non-stream answer's usage to `tokens`, with the model label capped (token-counter.ts). */
+  countTokens(answer: AnswerTokens): void;
 }
 
 export function createGatewayMetrics(
@@ -28,11 +31,17 @@ export function createGatewayMetrics(
 ): GatewayMetrics {
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'openai_proxy_' });
   const registers = [registry];
+  const tokens = new Counter({
+    name: 'openai_proxy_tokens_total',
+    help: 'Tokens reported by upstream usage in non-stream answers, by model and type (prompt, completion).',
+    labelNames: ['model', 'type'] as const,
+    registers,
+  });
   return {
     registry,
     httpRequests: new Counter({
       name: 'openai_proxy_http_requests_total',
-      help: 'HTTP requests answered, by route template, method and status.',
+      help: 'HTTP requests answered, by route template, method and status (`aborted`: the client left first).',
       labelNames: ['route', 'method', 'status'],
       registers,
     }),
@@ -46,7 +55,6 @@ export function createGatewayMetrics(
     inFlight: new Gauge({
       name: 'openai_proxy_http_requests_in_flight',
       help: 'Requests being handled right now.',
-      labelNames: ['route'],
       registers,
     }),
     upstreamRequests: new Counter({
@@ -70,20 +78,15 @@ export function createGatewayMetrics(
     }),
     queuedRequestDuration: new Histogram({
       name: 'openai_proxy_queued_request_duration_seconds',
-      help: 'End-to-end time of non-stream requests answered through the queue, by status.',
+      help: 'End-to-end time of non-stream requests sent through the queue, by status (`aborted`: the client left).',
       labelNames: ['status'],
       buckets: LATENCY_BUCKETS,
       registers,
     }),
-    tokens: new Counter({
-      name: 'openai_proxy_tokens_total',
-      help: 'Tokens reported by upstream usage, by model and type (prompt, completion).',
-      labelNames: ['model', 'type'],
-      registers,
-    }),
+    tokens,
     rejected: new Counter({
       name: 'openai_proxy_rejected_requests_total',
-      help: 'Requests refused before reaching an upstream, by reason.',
+      help: 'Requests refused before reaching an upstream, by reason (rate limits, overload, invalid requests).',
       labelNames: ['reason'],
       registers,
     }),
@@ -93,5 +96,6 @@ export function createGatewayMetrics(
       labelNames: ['state'],
       registers,
     }),
+    countTokens: tokenCounter(tokens),
   };
 }

@@ -1,6 +1,8 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+import { type AnswerTokens, tokenCounter } from './token-counter.js';
 
 const JOB_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+const FIRST_BYTE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 /**
  * Metrics of one worker child. The cluster primary sums its children's registries
@@ -11,9 +13,12 @@ export interface WorkerMetrics {
   jobs: Counter<'outcome'>;
   jobDuration: Histogram<'outcome'>;
   upstreamRequests: Counter<'upstream' | 'outcome'>;
+  upstreamFirstByte: Histogram<'upstream'>;
   chunks: Counter;
   activeJobs: Gauge;
   tokens: Counter<'model' | 'type'>;
+  /** Adds a folded answer's usage to `tokens`, with the model label capped (token-counter.ts). */
+  countTokens(answer: AnswerTokens): void;
 }
 
 export function createWorkerMetrics(
@@ -23,6 +28,12 @@ export function createWorkerMetrics(
   if (options.defaultMetrics ?? true)
     collectDefaultMetrics({ register: registry, prefix: 'openai_proxy_worker_' });
   const registers = [registry];
+  const tokens = new Counter({
+    name: 'openai_proxy_worker_tokens_total',
+    help: 'Tokens reported by upstream usage in folded answers, by model and type (prompt, completion).',
+    labelNames: ['model', 'type'] as const,
+    registers,
+  });
   return {
     registry,
     jobs: new Counter({
@@ -44,6 +55,13 @@ export function createWorkerMetrics(
       labelNames: ['upstream', 'outcome'],
       registers,
     }),
+    upstreamFirstByte: new Histogram({
+      name: 'openai_proxy_worker_upstream_first_byte_seconds',
+      help: 'Time until an upstream called by a worker answered with its status line.',
+      labelNames: ['upstream'],
+      buckets: FIRST_BYTE_BUCKETS,
+      registers,
+    }),
     chunks: new Counter({
       name: 'openai_proxy_worker_chunks_folded_total',
       help: 'Stream chunks folded into non-stream answers.',
@@ -55,11 +73,7 @@ export function createWorkerMetrics(
       registers,
       aggregator: 'sum',
     }),
-    tokens: new Counter({
-      name: 'openai_proxy_worker_tokens_total',
-      help: 'Tokens reported by upstream usage in folded answers, by model and type (prompt, completion).',
-      labelNames: ['model', 'type'],
-      registers,
-    }),
+    tokens,
+    countTokens: tokenCounter(tokens),
   };
 }

@@ -17,13 +17,14 @@
  *   sent, nested details included; never recomputed (xAI's total includes reasoning tokens).
  * - `service_tier` / `system_fingerprint` appear when any chunk carried the key.
  * - `obfuscation` (OpenAI, Azure) and `p` (Mistral) are dropped: random padding that only exists to
- *   blur a stream's chunk sizes and means nothing in a single answer.
+ *   blur a stream's chunk sizes and means nothing in a single answer. So is `error: null`.
  * - Other fields (`citations`, `prompt_filter_results`, `x_groq`, `time_info`, ...) are kept: objects
  *   are merged key by key (so `x_groq.seed` from the first chunk survives next to the last chunk's
  *   `x_groq.usage`), arrays and scalars last-wins, and `null` never erases a value. Azure sends
  *   `prompt_filter_results` once, in its first chunk, so it is kept as sent.
  * - Output key order is OpenAI's: id, object, created, model, choices, usage, service_tier,
- *   system_fingerprint, then extras in the order first seen.
+ *   system_fingerprint, then extras in the order first seen. (The fixtures' `expected` objects are
+ *   key-sorted transcriptions of SDK snapshots, so the order follows OpenAI's API reference.)
  *
  * Choices (several when `n` > 1, interleaved; sorted by index in the output)
  * - `finish_reason`: the last non-null value; Azure's annotation chunks after the finish carry
@@ -68,13 +69,27 @@ import type {
   ChatCompletionMessage,
   ChatCompletionMessageToolCall,
   CompletionFold,
+  CompletionShape,
   CompletionUsage,
   JsonObject,
 } from './types.js';
 
-/** Stream-only padding fields, dropped from the answer. */
-const PADDING_FIELDS = new Set(['obfuscation', 'p']);
-const HEADER_FIELDS = new Set(['id', 'object', 'created', 'model', 'choices', 'usage']);
+/** Top-level fields with a rule of their own (`object` is always ours; `choices` are folded). */
+const HEADER_FIELDS = new Set([
+  'id',
+  'object',
+  'created',
+  'model',
+  'choices',
+  'usage',
+  'service_tier',
+  'system_fingerprint',
+]);
+/**
+ * Dropped: stream-only padding (see the top of this file), and `error`, which fails the stream
+ * when it is set (fold-stream.ts) and says nothing when it is null.
+ */
+const DROPPED_FIELDS = new Set(['obfuscation', 'p', 'error']);
 
 export class ChatCompletionFold implements CompletionFold<ChatCompletion> {
   readonly #header = new CompletionHeader('chatcmpl-');
@@ -145,18 +160,8 @@ export class CompletionHeader {
     noteOptionalString(this.#serviceTier, chunk, 'service_tier');
     noteOptionalString(this.#systemFingerprint, chunk, 'system_fingerprint');
     for (const key of Object.keys(chunk)) {
-      if (HEADER_FIELDS.has(key) || PADDING_FIELDS.has(key)) continue;
-      if (key === 'service_tier' || key === 'system_fingerprint') continue;
-      mergeField(this.#extras, key, chunk[key]);
+      if (!HEADER_FIELDS.has(key) && !DROPPED_FIELDS.has(key)) mergeField(this.#extras, key, chunk[key]);
     }
-  }
-
-  get model(): string {
-    return this.#model;
-  }
-
-  get usage(): CompletionUsage | null {
-    return this.#usage;
   }
 
   /** The completion object in OpenAI's key order, extras last. */
@@ -174,18 +179,6 @@ export class CompletionHeader {
     if (this.#systemFingerprint.seen) completion.system_fingerprint = this.#systemFingerprint.value;
     return Object.assign(completion, this.#extras);
   }
-}
-
-export interface CompletionShape<O extends string, C> {
-  id: string;
-  object: O;
-  created: number;
-  model: string;
-  choices: C[];
-  usage: CompletionUsage | null;
-  service_tier?: string | null;
-  system_fingerprint?: string | null;
-  [key: string]: unknown;
 }
 
 interface OptionalString {
@@ -220,6 +213,7 @@ interface ToolCallState {
   functionExtras: JsonObject;
 }
 
+/** Choice and delta fields with a rule of their own; any other field is kept as an extra. */
 const CHOICE_FIELDS = new Set(['index', 'delta', 'logprobs', 'finish_reason']);
 const DELTA_FIELDS = new Set([
   'role',
@@ -367,7 +361,8 @@ class ChoiceFold {
       if (call === undefined) call = this.#newToolCall(delta.index);
     } else {
       const last = this.#lastToolCall;
-      const opensNewCall = last !== null && isNonEmptyString(delta.id) && last.id !== '' && delta.id !== last.id;
+      const opensNewCall =
+        last !== null && isNonEmptyString(delta.id) && last.id !== '' && delta.id !== last.id;
       call = last === null || opensNewCall ? this.#newToolCall(this.#nextToolCallIndex()) : last;
     }
     this.#lastToolCall = call;
@@ -375,7 +370,15 @@ class ChoiceFold {
   }
 
   #newToolCall(index: number): ToolCallState {
-    const call: ToolCallState = { index, id: '', type: '', name: '', arguments: '', extras: {}, functionExtras: {} };
+    const call: ToolCallState = {
+      index,
+      id: '',
+      type: '',
+      name: '',
+      arguments: '',
+      extras: {},
+      functionExtras: {},
+    };
     this.#toolCalls.set(index, call);
     return call;
   }
@@ -507,7 +510,10 @@ export function mergeField(target: JsonObject, key: string, value: unknown): voi
 /** Like mergeField, but strings are deltas and are concatenated (`reasoning_content`, `reasoning`). */
 function appendField(target: JsonObject, key: string, value: unknown): void {
   const previous = target[key];
-  if (typeof value === 'string' && (typeof previous === 'string' || previous === null || previous === undefined)) {
+  if (
+    typeof value === 'string' &&
+    (typeof previous === 'string' || previous === null || previous === undefined)
+  ) {
     setField(target, key, (previous ?? '') + value);
   } else {
     mergeField(target, key, value);

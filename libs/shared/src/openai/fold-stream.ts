@@ -106,7 +106,12 @@ function parseChunk(data: string): JsonObject {
 
 function upstreamErrorMessage(error: unknown): string {
   if (typeof error === 'string') return excerpt(error);
-  if (typeof error === 'object' && error !== null && 'message' in error && typeof error.message === 'string') {
+  if (
+    typeof error === 'object' &&
+    error !== null &&
+    'message' in error &&
+    typeof error.message === 'string'
+  ) {
     return excerpt(error.message);
   }
   return excerpt(JSON.stringify(error));

@@ -108,18 +108,21 @@ export interface ChatCompletionChoice {
   [key: string]: unknown;
 }
 
-export interface ChatCompletion {
+/** What the chat and the text completion share: everything but the choices' shape. */
+export interface CompletionShape<O extends string, C> {
   id: string;
-  object: 'chat.completion';
+  object: O;
   created: number;
   model: string;
-  choices: ChatCompletionChoice[];
+  choices: C[];
   usage: CompletionUsage | null;
   service_tier?: string | null;
   system_fingerprint?: string | null;
   /** Provider extras such as `citations`, `prompt_filter_results`, `x_groq`. */
   [key: string]: unknown;
 }
+
+export type ChatCompletion = CompletionShape<'chat.completion', ChatCompletionChoice>;
 
 // ---- legacy /v1/completions ----
 
@@ -139,16 +142,7 @@ export interface TextCompletionChoice {
   [key: string]: unknown;
 }
 
-export interface TextCompletion {
-  id: string;
-  object: 'text_completion';
-  created: number;
-  model: string;
-  choices: TextCompletionChoice[];
-  usage: CompletionUsage | null;
-  system_fingerprint?: string | null;
-  [key: string]: unknown;
-}
+export type TextCompletion = CompletionShape<'text_completion', TextCompletionChoice>;
 
 /** What both folds offer to `foldUpstreamStream`. */
 export interface CompletionFold<T> {
