@@ -40,7 +40,12 @@ export interface NonStreamAnswer {
 const ENDPOINTS: Record<CompletionKind, string> = { chat: '/chat/completions', completion: '/completions' };
 
 /** Stream breaks worth another try: the connection or the stream ended early, the upstream went quiet. */
-const RETRYABLE_STREAM_CODES = new Set(['upstream_stream_truncated', 'upstream_unavailable', 'idle_timeout']);
+const RETRYABLE_STREAM_CODES = new Set([
+  'upstream_stream_truncated',
+  'upstream_stream_empty',
+  'upstream_unavailable',
+  'idle_timeout',
+]);
 
 export function toStreamingBody(
   body: Record<string, unknown>,

@@ -1,0 +1,101 @@
+import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AppProcess, startApp } from './support/app-process.js';
+import { postJson } from './support/http.js';
+import { startTestRedis, type TestRedis } from './support/redis-server.js';
+
+// Issue 3, the rest of the surface: legacy completions, models, other /v1/* endpoints,
+// unknown request fields forwarded untouched.
+
+let redis: TestRedis;
+let upstream: MockUpstream;
+let gateway: AppProcess;
+let worker: AppProcess;
+
+beforeAll(async () => {
+  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'surface' })]);
+  const env = {
+    UPSTREAM_API_URL: upstream.chatUrl,
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: `{surface-${process.pid}}`,
+  };
+  [gateway, worker] = await Promise.all([
+    startApp('gateway', env),
+    startApp('worker', { ...env, WORKER_PROCESSES: '1' }),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([gateway?.stop(), worker?.stop()]);
+  await Promise.all([upstream?.close(), redis?.stop()]);
+});
+
+const sdk = () => new OpenAI({ apiKey: 'sk-surface', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+
+describe('POST /v1/completions (legacy)', () => {
+  it('folds a non-stream request into a text_completion', async () => {
+    const completion = await sdk().completions.create({ model: 'legacy', prompt: 'say this' });
+    expect(completion.object).toBe('text_completion');
+    expect(completion.choices[0]?.text).toBe('echo: say this');
+    expect(completion.choices[0]?.finish_reason).toBe('stop');
+    expect(completion.usage?.completion_tokens).toBe(3);
+    const seen = upstream.requests.at(-1);
+    expect(seen?.path).toBe('/v1/completions');
+    expect(seen?.body).toMatchObject({ stream: true, prompt: 'say this' });
+  });
+
+  it('passes a streaming request through', async () => {
+    const stream = await sdk().completions.create({ model: 'legacy', prompt: 'stream this', stream: true });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
+    expect(text).toBe('echo: stream this');
+  });
+});
+
+describe('other endpoints', () => {
+  it('GET /v1/models is answered from an upstream', async () => {
+    const models = await sdk().models.list();
+    expect(models.data.map((model) => model.id)).toEqual(['mock-model']);
+    expect(upstream.requests.at(-1)?.headers.authorization).toBe('Bearer sk-surface');
+  });
+
+  it('POST /v1/embeddings is passed through unchanged', async () => {
+    const embedding = await sdk().embeddings.create({
+      model: 'emb',
+      input: 'hello',
+      encoding_format: 'float',
+    });
+    expect(embedding.data[0]?.embedding).toEqual([0.1, 0.2, 0.3]);
+    expect(upstream.requests.at(-1)?.body).toEqual({
+      model: 'emb',
+      input: 'hello',
+      encoding_format: 'float',
+    });
+  });
+
+  it('unknown /v1 paths get the upstream 404 as is', async () => {
+    const response = await fetch(`${gateway.url}/v1/does-not-exist?x=1`);
+    expect(response.status).toBe(404);
+    expect(upstream.requests.at(-1)?.path).toBe('/v1/does-not-exist');
+  });
+});
+
+describe('request fields', () => {
+  it('forwards fields the proxy does not know, untouched, on both paths', async () => {
+    const extra = { temperature: 0.25, seed: 7, vendor_extension: { nested: [1, 'two', null] }, top_k: 3 };
+    for (const stream of [false, true]) {
+      const answer = await postJson(`${gateway.url}/v1/chat/completions`, {
+        model: 'm',
+        messages: [{ role: 'user', content: 'fields', name: 'alice' }],
+        stream,
+        ...extra,
+      });
+      expect(answer.status).toBe(200);
+      expect(upstream.requests.at(-1)?.body).toMatchObject({
+        ...extra,
+        messages: [{ role: 'user', content: 'fields', name: 'alice' }],
+        stream: true,
+      });
+    }
+  });
+});
