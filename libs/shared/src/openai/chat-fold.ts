@@ -61,6 +61,8 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import { CompletionHeader } from './completion-header.js';
+import { appendField, appendItems, isNonEmptyString, isObject, mergeField, setField } from './json-merge.js';
 import type {
   ChatCompletion,
   ChatCompletionChoice,
@@ -73,23 +75,6 @@ import type {
   CompletionUsage,
   JsonObject,
 } from './types.js';
-
-/** Top-level fields with a rule of their own (`object` is always ours; `choices` are folded). */
-const HEADER_FIELDS = new Set([
-  'id',
-  'object',
-  'created',
-  'model',
-  'choices',
-  'usage',
-  'service_tier',
-  'system_fingerprint',
-]);
-/**
- * Dropped: stream-only padding (see the top of this file), and `error`, which fails the stream
- * when it is set (fold-stream.ts) and says nothing when it is null.
- */
-const DROPPED_FIELDS = new Set(['obfuscation', 'p', 'error']);
 
 export class ChatCompletionFold implements CompletionFold<ChatCompletion> {
   readonly #header = new CompletionHeader('chatcmpl-');
@@ -127,78 +112,6 @@ export class ChatCompletionFold implements CompletionFold<ChatCompletion> {
     const choices = [...this.#choices.values()].sort((a, b) => a.index - b.index).map((c) => c.result());
     return this.#header.build('chat.completion', choices);
   }
-}
-
-/**
- * The fields of a completion that do not belong to a choice, shared by the chat and the legacy
- * text fold: id, created, model, usage, fingerprint, tier and provider extras.
- */
-export class CompletionHeader {
-  readonly #idPrefix: string;
-  #id = '';
-  #model = '';
-  #created = 0;
-  #firstChunkAt = 0;
-  #usage: CompletionUsage | null = null;
-  #serviceTier: OptionalString = { seen: false, value: null };
-  #systemFingerprint: OptionalString = { seen: false, value: null };
-  readonly #extras: JsonObject = {};
-
-  constructor(idPrefix: string) {
-    this.#idPrefix = idPrefix;
-  }
-
-  add(chunk: JsonObject): void {
-    if (this.#firstChunkAt === 0) this.#firstChunkAt = Math.floor(Date.now() / 1000);
-    if (this.#id === '' && isNonEmptyString(chunk.id)) this.#id = chunk.id;
-    if (this.#model === '' && isNonEmptyString(chunk.model)) this.#model = chunk.model;
-    if (this.#created === 0 && typeof chunk.created === 'number' && Number.isFinite(chunk.created)) {
-      this.#created = Math.trunc(chunk.created);
-    }
-    const usage = usageOf(chunk);
-    if (usage !== null) this.#usage = usage;
-    noteOptionalString(this.#serviceTier, chunk, 'service_tier');
-    noteOptionalString(this.#systemFingerprint, chunk, 'system_fingerprint');
-    for (const key of Object.keys(chunk)) {
-      if (!HEADER_FIELDS.has(key) && !DROPPED_FIELDS.has(key)) mergeField(this.#extras, key, chunk[key]);
-    }
-  }
-
-  /** The completion object in OpenAI's key order, extras last. */
-  build<O extends string, C>(object: O, choices: C[]): CompletionShape<O, C> {
-    if (this.#id === '') this.#id = `${this.#idPrefix}${randomUUID().replaceAll('-', '')}`;
-    const completion: CompletionShape<O, C> = {
-      id: this.#id,
-      object,
-      created: this.#created !== 0 ? this.#created : this.#firstChunkAt || Math.floor(Date.now() / 1000),
-      model: this.#model,
-      choices,
-      usage: this.#usage,
-    };
-    if (this.#serviceTier.seen) completion.service_tier = this.#serviceTier.value;
-    if (this.#systemFingerprint.seen) completion.system_fingerprint = this.#systemFingerprint.value;
-    return Object.assign(completion, this.#extras);
-  }
-}
-
-interface OptionalString {
-  seen: boolean;
-  value: string | null;
-}
-
-function noteOptionalString(slot: OptionalString, chunk: JsonObject, key: string): void {
-  if (!(key in chunk)) return;
-  slot.seen = true;
-  const value = chunk[key];
-  if (slot.value === null && isNonEmptyString(value)) slot.value = value;
-}
-
-/** A chunk's usage: top-level when present, else Groq's `x_groq.usage`. */
-function usageOf(chunk: JsonObject): CompletionUsage | null {
-  if (isObject(chunk.usage)) return chunk.usage as CompletionUsage;
-  const groq = chunk.x_groq;
-  if (isObject(groq) && isObject(groq.usage)) return groq.usage as CompletionUsage;
-  return null;
 }
 
 // ---- one choice ----
@@ -477,59 +390,9 @@ function thinkingText(thinking: unknown): string {
   return text;
 }
 
-/**
- * Token and annotation arrays grow by appending in place (no copy per chunk); `null` until the
- * first array arrives, which is copied because it belongs to the chunk. Exported for the text fold.
- */
-export function appendItems(previous: unknown[] | null, next: unknown[]): unknown[] {
-  if (previous === null) return next.slice();
-  for (const item of next) previous.push(item);
-  return previous;
-}
-
 /** Tool arguments are a JSON string; a provider that sends an object gets it serialised, not lost. */
 function argumentsText(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value === null || value === undefined) return '';
   return JSON.stringify(value);
-}
-
-/**
- * Merges a field that repeats across chunks: objects merged key by key, else last-wins; `null`
- * never erases a value. Exported for the text fold.
- */
-export function mergeField(target: JsonObject, key: string, value: unknown): void {
-  if (value === null || value === undefined) {
-    if (!(key in target)) setField(target, key, null);
-    return;
-  }
-  const previous = target[key];
-  setField(target, key, isObject(previous) && isObject(value) ? { ...previous, ...value } : value);
-}
-
-/** Like mergeField, but strings are deltas and are concatenated (`reasoning_content`, `reasoning`). */
-function appendField(target: JsonObject, key: string, value: unknown): void {
-  const previous = target[key];
-  if (
-    typeof value === 'string' &&
-    (typeof previous === 'string' || previous === null || previous === undefined)
-  ) {
-    setField(target, key, (previous ?? '') + value);
-  } else {
-    mergeField(target, key, value);
-  }
-}
-
-/** Assignment that cannot touch a prototype, whatever key an upstream sends. */
-function setField(target: JsonObject, key: string, value: unknown): void {
-  if (key === '__proto__') return;
-  target[key] = value;
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isNonEmptyString(value: unknown): value is string {
-  return typeof value === 'string' && value !== '';
 }

@@ -1,4 +1,5 @@
 export * from './chat-fold.js';
+export * from './completion-header.js';
 export * from './errors.js';
 export * from './fold-stream.js';
 export * from './sse-reader.js';

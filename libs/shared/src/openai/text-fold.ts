@@ -8,7 +8,8 @@
  * finish_reason), usage, system_fingerprint, extras.
  */
 
-import { appendItems, CompletionHeader, mergeField } from './chat-fold.js';
+import { CompletionHeader } from './completion-header.js';
+import { appendItems, isObject, mergeField } from './json-merge.js';
 import type {
   CompletionFold,
   JsonObject,
@@ -101,8 +102,4 @@ class TextChoiceFold {
       if (!(LOGPROB_ARRAYS as readonly string[]).includes(key)) mergeField(target, key, logprobs[key]);
     }
   }
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
