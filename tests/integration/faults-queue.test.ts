@@ -260,7 +260,7 @@ describe('backpressure', () => {
         const attempt = new AbortController();
         const result = await Promise.race([
           chat(gw, 'one more', {}, attempt.signal),
-          new Promise<undefined>((resolve) => setTimeout(resolve, 300)),
+          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 300)),
         ]);
         attempt.abort();
         if (result?.status === 503) refused = result;

@@ -1,11 +1,21 @@
-import type { Server } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createGatewayMetrics, type GatewayConfig, type Logger, UpstreamSet } from '@openai-proxy/shared';
+import {
+  createGatewayMetrics,
+  type GatewayConfig,
+  gatewayStatsSample,
+  type Logger,
+  startStatsLine,
+  UpstreamSet,
+} from '@openai-proxy/shared';
 import { Registry } from 'prom-client';
 import { InProcessCompleter } from './relay/in-process-completer.js';
 import type { NonStreamCompleter } from './relay/non-stream-completer.js';
 import { QueuedCompleter } from './relay/queued-completer.js';
 import { upstreamObserver } from './relay/upstream-observer.js';
+import { answerClientErrors } from './security/client-error.js';
+import { httpServerOptions } from './security/http-server-options.js';
+import { createRequestLimiter } from './security/request-limiter.js';
 import { createServer } from './server.js';
 
 export interface RunningGateway {
@@ -29,10 +39,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       logger.warn({ err: error }, 'could not subscribe to the results channel yet');
     });
   }
-  const app = createServer({ config, logger, metrics, upstreams, completer });
-  const server = app.listen(config.PORT, config.HOST);
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  const limiter = createRequestLimiter(config, logger);
+  const app = createServer({ config, logger, metrics, upstreams, completer, limiter });
+  // Head size and head/request timeouts are enforced by Node before Express runs (slow-loris).
+  const server = createHttpServer(httpServerOptions(config), app);
+  answerClientErrors(server, metrics);
+  server.listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -44,9 +56,16 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     `gateway listening (${completer.mode} mode)`,
   );
 
+  const stats = startStatsLine({
+    logger,
+    intervalSeconds: config.STATS_INTERVAL_SECONDS,
+    sample: gatewayStatsSample(metrics),
+  });
+
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      stats.stop();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       // A keep-alive connection whose request just finished turns idle; close those as they
       // appear so the server drains as soon as the last in-flight request is answered.
@@ -61,6 +80,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       clearTimeout(graceTimer);
       server.closeAllConnections();
       await completer.close();
+      await limiter?.close();
       await upstreams.close();
     })();
     return closing;

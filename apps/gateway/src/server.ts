@@ -8,6 +8,7 @@ import {
 import express, { type Express } from 'express';
 import { accessLog } from './middleware/access-log.js';
 import { errorHandler } from './middleware/error-handler.js';
+import { guardV1 } from './middleware/guard.js';
 import { inflightLimit } from './middleware/inflight-limit.js';
 import { requestId } from './middleware/request-id.js';
 import type { NonStreamCompleter } from './relay/non-stream-completer.js';
@@ -18,6 +19,7 @@ import { healthRoutes } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';
 import { passthroughRoute } from './routes/passthrough.js';
 import type { RouteDeps } from './routes/route-deps.js';
+import { createRequestLimiter, type RequestLimiter } from './security/request-limiter.js';
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -25,9 +27,9 @@ export interface GatewayDeps {
   metrics: GatewayMetrics;
   upstreams: UpstreamSet;
   completer: NonStreamCompleter;
+  /** Shared through Redis when startGateway builds it; without one, counted in this process. */
+  limiter?: RequestLimiter | undefined;
 }
-
-const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 /** The Express app, wired but not listening (main.ts listens; tests mount it on port 0). */
 export function createServer(deps: GatewayDeps): Express {
@@ -50,18 +52,22 @@ export function createServer(deps: GatewayDeps): Express {
     },
   };
 
+  const limiter = deps.limiter ?? createRequestLimiter({ ...config, REDIS_URL: undefined }, deps.logger);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  if (config.TRUST_PROXY_HOPS > 0) app.set('trust proxy', config.TRUST_PROXY_HOPS);
   app.use(requestId);
   app.use(accessLog(deps.logger, metrics, deps.completer.mode));
   app.use(healthRoutes(routeDeps));
   app.use(metricsRoute(routeDeps));
   // Health and metrics stay reachable under load; everything below counts against the limit.
   app.use(inflightLimit(config.MAX_INFLIGHT));
-  app.use(chatCompletionsRoute(routeDeps, MAX_BODY_BYTES));
-  app.use(completionsRoute(routeDeps, MAX_BODY_BYTES));
-  app.use(passthroughRoute(routeDeps, MAX_BODY_BYTES));
+  // Every /v1 request, before its body is read: safe target, declared size, access key, rate limit.
+  app.use('/v1', ...guardV1(config, limiter));
+  app.use(chatCompletionsRoute(routeDeps, config.MAX_BODY_BYTES));
+  app.use(completionsRoute(routeDeps, config.MAX_BODY_BYTES));
+  app.use(passthroughRoute(routeDeps, config.MAX_BODY_BYTES));
   app.use((req, _res, next) => {
     next(
       new ProxyError(`Unknown path: ${req.method} ${req.path}`, {
@@ -71,6 +77,6 @@ export function createServer(deps: GatewayDeps): Express {
       }),
     );
   });
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.logger, metrics));
   return app;
 }

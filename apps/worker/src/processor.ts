@@ -91,11 +91,16 @@ export function createProcessor(deps: ProcessorDeps) {
       deps.metrics.activeJobs.dec();
     }
     deps.metrics.chunks.inc(answer.chunks);
-    if (answer.usage && answer.model) {
-      deps.metrics.tokens.inc({ model: answer.model, type: 'prompt' }, answer.usage.prompt_tokens);
-      deps.metrics.tokens.inc({ model: answer.model, type: 'completion' }, answer.usage.completion_tokens);
-    }
-    await deps.publish(data.replyTo, { jobId, status: answer.status, queueWaitMs, body: answer.body });
+    deps.metrics.countTokens(answer);
+    await deps.publish(data.replyTo, {
+      jobId,
+      status: answer.status,
+      queueWaitMs,
+      body: answer.body,
+      upstream: answer.upstream,
+      model: answer.model,
+      usage: answer.usage,
+    });
     finish(outcomeOf(answer), answer);
     return { status: answer.status };
   };

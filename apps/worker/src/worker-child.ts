@@ -5,8 +5,10 @@ import {
   encodeResult,
   type Logger,
   queueNames,
+  startStatsLine,
   UpstreamSet,
   type WorkerConfig,
+  workerStatsSample,
 } from '@openai-proxy/shared';
 import { Worker } from 'bullmq';
 import { AggregatorRegistry, Registry } from 'prom-client';
@@ -26,8 +28,11 @@ export async function startWorkerChild(
 ): Promise<RunningWorker> {
   const names = queueNames(config.QUEUE_PREFIX, config.QUEUE_NAME);
   const registry = new Registry();
-  // The cluster primary collects this registry from every child over IPC.
+  // The cluster primary collects this registry from every child over IPC. prom-client's child
+  // side answers the primary only once an AggregatorRegistry was constructed in the child (its
+  // constructor installs the IPC listener); without one every scrape of the primary times out.
   AggregatorRegistry.setRegistries([registry]);
+  void new AggregatorRegistry();
   const metrics = createWorkerMetrics(registry);
   const upstreams = new UpstreamSet(config);
   const cancels = new CancelRegistry();
@@ -59,7 +64,10 @@ export async function startWorkerChild(
         idleMs: config.UPSTREAM_IDLE_TIMEOUT_MS,
       },
     },
-    observe: (upstream, outcome) => metrics.upstreamRequests.inc({ upstream: upstream.label, outcome }),
+    observe: (upstream, outcome, firstByteSeconds) => {
+      metrics.upstreamRequests.inc({ upstream: upstream.label, outcome });
+      metrics.upstreamFirstByte.observe({ upstream: upstream.label }, firstByteSeconds);
+    },
     publish: async (replyTo, result) => {
       const message = encodeResult(result);
       // One round trip: the stored copy (for a gateway that missed the message) and the message.
@@ -84,9 +92,16 @@ export async function startWorkerChild(
   await worker.waitUntilReady();
   logger.info({ concurrency: config.WORKER_CONCURRENCY, queue: names.queue }, 'worker ready');
 
+  const stats = startStatsLine({
+    logger,
+    intervalSeconds: config.STATS_INTERVAL_SECONDS,
+    sample: workerStatsSample(metrics),
+  });
+
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      stats.stop();
       await worker.close();
       await upstreams.close();
       cancelSubscriber.disconnect();

@@ -45,7 +45,13 @@ export class InProcessCompleter implements NonStreamCompleter {
         { ...job, signal },
         this.observe,
       );
-      return { status: answer.status, body: answer.body, upstream: answer.upstream };
+      return {
+        status: answer.status,
+        body: answer.body,
+        upstream: answer.upstream,
+        model: answer.model,
+        usage: answer.usage,
+      };
     } finally {
       dispose();
     }

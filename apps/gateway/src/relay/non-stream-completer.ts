@@ -1,4 +1,4 @@
-import type { CompletionKind } from '@openai-proxy/shared';
+import type { AnswerUsage, CompletionKind } from '@openai-proxy/shared';
 
 /** One non-stream request, as either completer needs it. */
 export interface NonStreamJob {
@@ -16,6 +16,9 @@ export interface CompletedAnswer {
   /** Queue mode only: how long the job waited for a worker. */
   queueWaitMs?: number;
   upstream?: string | null;
+  /** The model the upstream named and its token counts, for the token metrics. */
+  model?: string | null;
+  usage?: AnswerUsage;
 }
 
 /**

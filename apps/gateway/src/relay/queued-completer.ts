@@ -121,7 +121,7 @@ export class QueuedCompleter implements NonStreamCompleter {
         removeOnFail: true,
         attempts: 1,
       });
-    } catch (error) {
+    } catch {
       this.settle(jobId);
       throw errors.unavailable(
         'The job queue (Redis) is unavailable; try again shortly.',
@@ -184,6 +184,9 @@ export class QueuedCompleter implements NonStreamCompleter {
       status: result.status,
       body: result.body,
       queueWaitMs: result.queueWaitMs,
+      upstream: result.upstream ?? null,
+      model: result.model ?? null,
+      usage: result.usage ?? null,
     });
   }
 

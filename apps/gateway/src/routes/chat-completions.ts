@@ -9,7 +9,7 @@ import type { RouteDeps } from './route-deps.js';
 export function chatCompletionsRoute(deps: RouteDeps, maxBodyBytes: number): Router {
   return Router().post(
     '/v1/chat/completions',
-    ...jsonBody(maxBodyBytes),
+    ...jsonBody(maxBodyBytes, deps.config.MAX_JSON_DEPTH),
     validateBody(chatCompletionRequest),
     completionHandler('chat', deps),
   );

@@ -34,6 +34,8 @@ export function completionHandler(kind: CompletionKind, deps: RouteDeps): Reques
     res.on('close', () => {
       if (!res.writableFinished) clientGone.abort(new ClientGoneError());
     });
+    // For the access log: time these as queued requests (openai_proxy_queued_request_duration_seconds).
+    res.locals.queued = deps.completer.mode === 'queue';
     const keepalive = new KeepaliveWriter(res, deps.config.NONSTREAM_KEEPALIVE_MS);
     let answer: Awaited<ReturnType<typeof deps.completer.complete>>;
     try {
@@ -56,6 +58,7 @@ export function completionHandler(kind: CompletionKind, deps: RouteDeps): Reques
     }
     res.locals.upstream = answer.upstream;
     res.locals.queueWaitMs = answer.queueWaitMs;
+    deps.metrics.countTokens(answer);
     if (keepalive.started) {
       res.locals.answerStatus = answer.status;
       res.end(answer.body);

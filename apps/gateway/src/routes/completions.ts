@@ -9,7 +9,7 @@ import type { RouteDeps } from './route-deps.js';
 export function completionsRoute(deps: RouteDeps, maxBodyBytes: number): Router {
   return Router().post(
     '/v1/completions',
-    ...jsonBody(maxBodyBytes),
+    ...jsonBody(maxBodyBytes, deps.config.MAX_JSON_DEPTH),
     validateBody(textCompletionRequest),
     completionHandler('completion', deps),
   );

@@ -1,5 +1,6 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import type { Dispatcher } from 'undici';
+import { boundedBody } from '../middleware/bounded-body.js';
 import { relayUpstream } from '../relay/upstream-relay.js';
 import type { RouteDeps } from './route-deps.js';
 
@@ -9,8 +10,7 @@ import type { RouteDeps } from './route-deps.js';
  * chat. The body travels as raw bytes with the client's content type.
  */
 export function passthroughRoute(deps: RouteDeps, maxBodyBytes: number): Router {
-  const raw = express.raw({ type: () => true, limit: maxBodyBytes });
-  return Router().all('/v1/{*rest}', raw, async (req, res) => {
+  return Router().all('/v1/{*rest}', boundedBody(maxBodyBytes), async (req, res) => {
     res.locals.route = req.path === '/v1/models' ? '/v1/models' : '/v1/*';
     const body = Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body : undefined;
     const contentType = req.headers['content-type'];

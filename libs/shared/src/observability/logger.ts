@@ -3,21 +3,41 @@ import { type Logger, pino } from 'pino';
 export type { Logger } from 'pino';
 
 /**
- * Paths pino removes from every log line. Keys travel in headers and job data; none of them
- * may reach a log, whatever the level.
+ * Paths pino removes from every log line, whatever the level. Keys travel in headers, job data
+ * and configuration; none of them may reach a log. The wildcard forms catch the same fields one
+ * level down (`{ request: { headers } }`, `{ job: { auth } }`). Tests search captured logs
+ * for a client's key, so a new log call that leaks one fails there.
  */
 export const redactedPaths = [
   'authorization',
+  'cookie',
   'headers.authorization',
+  'headers.cookie',
+  'headers["api-key"]',
+  'headers["x-api-key"]',
   'req.headers.authorization',
+  'req.headers.cookie',
   'req.headers["api-key"]',
   'req.headers["x-api-key"]',
-  'headers["api-key"]',
+  '*.headers.authorization',
+  '*.headers.cookie',
+  '*.headers["api-key"]',
+  '*.headers["x-api-key"]',
   'auth',
   'apiKey',
+  'api_key',
+  'clientAuthorization',
+  'data.auth',
+  '*.data.auth',
+  'GATEWAY_API_KEYS',
+  'UPSTREAM_API_KEY',
   '*.authorization',
   '*.auth',
   '*.apiKey',
+  '*.api_key',
+  '*.clientAuthorization',
+  '*.GATEWAY_API_KEYS',
+  '*.UPSTREAM_API_KEY',
 ];
 
 export interface LoggerOptions {

@@ -90,6 +90,9 @@ export function gatewayStatsSample(metrics: GatewayMetrics): () => Promise<Stats
 export function workerStatsSample(metrics: WorkerMetrics): () => Promise<StatsTotals> {
   return async () => ({
     requests: await sumOf(metrics.jobs, () => true),
-    errors: await sumOf(metrics.jobs, (labels) => labels.outcome !== 'success' && labels.outcome !== 'cancelled'),
+    errors: await sumOf(
+      metrics.jobs,
+      (labels) => labels.outcome !== 'success' && labels.outcome !== 'cancelled',
+    ),
   });
 }

@@ -1,0 +1,5 @@
+/** The gateway as a library, for in-process tests and embedding; `main.ts` is the process. */
+export { type RunningGateway, startGateway } from './gateway.js';
+export type { CompletedAnswer, NonStreamCompleter, NonStreamJob } from './relay/non-stream-completer.js';
+export { createRequestLimiter, type LimitDecision, type RequestLimiter } from './security/request-limiter.js';
+export { createServer, type GatewayDeps } from './server.js';

@@ -1,0 +1,108 @@
+import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AppProcess, startApp } from './support/app-process.js';
+import { startTestRedis, type TestRedis } from './support/redis-server.js';
+
+// Issue 6: /health is liveness (the process answers), /ready is readiness (Redis in queue mode,
+// at least one upstream not cooling down). Readiness follows Redis going away and coming back.
+
+let redis: TestRedis;
+let upstream: MockUpstream;
+let queueGateway: AppProcess;
+let worker: AppProcess;
+let standaloneGateway: AppProcess;
+
+beforeAll(async () => {
+  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'ready' })]);
+  const common = { UPSTREAM_API_URL: upstream.chatUrl, QUEUE_PREFIX: `{test-${process.pid}-obs-ready}` };
+  [queueGateway, worker, standaloneGateway] = await Promise.all([
+    startApp('gateway', { ...common, REDIS_URL: redis.url }),
+    startApp('worker', { ...common, REDIS_URL: redis.url, WORKER_PROCESSES: '1' }),
+    // A failing upstream stays out of rotation for a minute: long enough to see /ready say so.
+    startApp('gateway', { ...common, UPSTREAM_COOLDOWN_MS: '60000', UPSTREAM_COOLDOWN_MAX_MS: '60000' }),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.all([queueGateway?.stop(), worker?.stop(), standaloneGateway?.stop()]);
+  await Promise.all([upstream?.close(), redis?.stop()]);
+});
+
+interface Probe {
+  status: number;
+  body: { status?: string; checks?: Record<string, string>; mode?: string };
+}
+
+async function probe(url: string): Promise<Probe> {
+  const response = await fetch(url);
+  return { status: response.status, body: (await response.json()) as Probe['body'] };
+}
+
+/**
+ * Polls `url` until it answers `status`, up to a deadline. Readiness lives in another process
+ * and has no event to await, so polling the endpoint is the honest way to watch it change.
+ */
+async function untilStatus(url: string, status: number, deadlineMs = 20_000): Promise<Probe> {
+  const deadline = Date.now() + deadlineMs;
+  let last: Probe | undefined;
+  while (Date.now() < deadline) {
+    last = await probe(url);
+    if (last.status === status) return last;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${url} did not answer ${status} within ${deadlineMs} ms; last: ${JSON.stringify(last)}`);
+}
+
+describe('/ready in queue mode follows Redis', () => {
+  it('is ready while Redis and the upstream are there', async () => {
+    const ready = await probe(`${queueGateway.url}/ready`);
+    expect(ready).toEqual({
+      status: 200,
+      body: { status: 'ready', mode: 'queue', checks: { queue: 'ok', upstreams: 'ok' } },
+    });
+  });
+
+  it('flips to 503 when Redis stops, while /health still answers (degraded)', async () => {
+    await redis.stop();
+    const notReady = await untilStatus(`${queueGateway.url}/ready`, 503);
+    expect(notReady.body).toMatchObject({
+      status: 'not_ready',
+      checks: { queue: 'unavailable', upstreams: 'ok' },
+    });
+    const health = await probe(`${queueGateway.url}/health`);
+    expect(health).toMatchObject({ status: 200, body: { status: 'degraded', mode: 'queue' } });
+    // The worker farm's primary is alive too: its metrics port answers /health.
+    expect((await fetch(`${worker.url}/health`)).status).toBe(200);
+  });
+
+  it('flips back to 200 when Redis returns', async () => {
+    await redis.start();
+    const ready = await untilStatus(`${queueGateway.url}/ready`, 200);
+    expect(ready.body).toMatchObject({ status: 'ready', checks: { queue: 'ok' } });
+    expect((await probe(`${queueGateway.url}/health`)).body.status).toBe('ok');
+  });
+});
+
+describe('/ready follows the upstreams', () => {
+  it('is 503 while every upstream cools down after a failure', async () => {
+    expect((await probe(`${standaloneGateway.url}/ready`)).status).toBe(200);
+    upstream.enqueue({ kind: 'status', status: 503 });
+    const failed = await fetch(`${standaloneGateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'fail' }] }),
+    });
+    expect(failed.status).toBe(503);
+    const notReady = await probe(`${standaloneGateway.url}/ready`);
+    expect(notReady).toEqual({
+      status: 503,
+      body: {
+        status: 'not_ready',
+        mode: 'standalone',
+        checks: { queue: 'ok', upstreams: 'all_cooling_down' },
+      },
+    });
+    // Liveness is not readiness: the process still answers.
+    expect((await probe(`${standaloneGateway.url}/health`)).status).toBe(200);
+  });
+});
