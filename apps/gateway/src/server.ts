@@ -4,6 +4,7 @@ import {
   type Logger,
   ProxyError,
   type UpstreamSet,
+  upstreamTimeouts,
 } from '@openai-proxy/shared';
 import express, { type Express } from 'express';
 import { accessLog } from './middleware/access-log.js';
@@ -43,11 +44,7 @@ export function createServer(deps: GatewayDeps): Express {
       upstreams: deps.upstreams,
       maxTries: config.UPSTREAM_MAX_TRIES,
       totalTimeoutMs: config.UPSTREAM_TOTAL_TIMEOUT_MS,
-      timeouts: {
-        connectMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
-        firstByteMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
-        idleMs: config.UPSTREAM_IDLE_TIMEOUT_MS,
-      },
+      timeouts: upstreamTimeouts(config),
       observe: upstreamObserver(metrics),
     },
   };

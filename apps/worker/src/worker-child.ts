@@ -4,6 +4,7 @@ import {
   createWorkerMetrics,
   encodeResult,
   type Logger,
+  nonStreamSettings,
   queueNames,
   startStatsLine,
   UpstreamSet,
@@ -54,16 +55,7 @@ export async function startWorkerChild(
     cancels,
     metrics,
     logger,
-    settings: {
-      includeUsage: config.UPSTREAM_INCLUDE_USAGE,
-      maxTries: config.UPSTREAM_MAX_TRIES,
-      streamRetries: config.UPSTREAM_STREAM_RETRIES,
-      timeouts: {
-        connectMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
-        firstByteMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
-        idleMs: config.UPSTREAM_IDLE_TIMEOUT_MS,
-      },
-    },
+    settings: nonStreamSettings(config),
     observe: (upstream, outcome, firstByteSeconds) => {
       metrics.upstreamRequests.inc({ upstream: upstream.label, outcome });
       metrics.upstreamFirstByte.observe({ upstream: upstream.label }, firstByteSeconds);

@@ -2,24 +2,12 @@ import {
   completeFromStream,
   type GatewayConfig,
   type NonStreamSettings,
+  nonStreamSettings,
   type UpstreamObserver,
   type UpstreamSet,
   withDeadline,
 } from '@openai-proxy/shared';
 import type { CompletedAnswer, NonStreamCompleter, NonStreamJob } from './non-stream-completer.js';
-
-export function nonStreamSettings(config: GatewayConfig): NonStreamSettings {
-  return {
-    includeUsage: config.UPSTREAM_INCLUDE_USAGE,
-    maxTries: config.UPSTREAM_MAX_TRIES,
-    streamRetries: config.UPSTREAM_STREAM_RETRIES,
-    timeouts: {
-      connectMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
-      firstByteMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
-      idleMs: config.UPSTREAM_IDLE_TIMEOUT_MS,
-    },
-  };
-}
 
 /** Standalone mode: the same fold the workers run, in the gateway process, no queue. */
 export class InProcessCompleter implements NonStreamCompleter {
