@@ -97,7 +97,7 @@ export async function startWorkerChild(
       await worker.close();
       await upstreams.close();
       cancelSubscriber.disconnect();
-      await publisher.quit().catch(() => undefined);
+      publisher.disconnect();
       workerConnection.disconnect();
     })();
     return closing;

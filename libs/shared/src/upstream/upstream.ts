@@ -50,7 +50,12 @@ export class Upstream {
     return this.basePath + v1Subpath;
   }
 
+  /**
+   * Ends the pool. Called at shutdown, once in-flight work is finished or given up, so it
+   * destroys rather than waits: a graceful close would wait on a request whose response body
+   * nobody reads any more, and a process must never hang on its way out.
+   */
   close(): Promise<void> {
-    return this.pool.close();
+    return this.pool.destroy();
   }
 }
