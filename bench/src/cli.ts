@@ -1,0 +1,119 @@
+import { parseArgs } from 'node:util';
+
+/** Everything `npm run bench -- <flags>` can change, with the defaults the README documents. */
+export interface BenchOptions {
+  /** Seconds of measured load per scenario and concurrency. */
+  durationSeconds: number;
+  /** Seconds of unmeasured load before each measurement (JIT, connection pools, Redis scripts). */
+  warmupSeconds: number;
+  concurrencies: number[];
+  /** Scenario names to run (all when empty); the direct-upstream ceiling always runs. */
+  only: string[];
+  /** Words in each mock answer: one SSE chunk per word, plus role, stop and usage chunks. */
+  words: number;
+  /** GATEWAY_PROCESSES of both gateways (node:cluster children sharing the port). */
+  gatewayProcesses: number;
+  workerProcesses: number;
+  workerConcurrency: number;
+  /** Run the hold test instead of the table. */
+  hold: boolean;
+  holdRequests: number;
+  /** Milliseconds between two chunks of the slow upstream in the hold test. */
+  holdChunkDelayMs: number;
+  json: boolean;
+  /** Where the JSON copy goes (always written; `--json` also prints it on stdout). */
+  resultsDir: string;
+  /** Longest wait, before each measurement, for other work on the machine to calm down (0: none). */
+  quietWaitSeconds: number;
+  /** Extra Node.js flags for the gateway processes (e.g. `--max-semi-space-size=4`), to try V8 settings. */
+  gatewayNodeOptions: string;
+  /** Processes to run under `node --cpu-prof` (`gateway`, `worker`, `upstream`). */
+  profile: string[];
+}
+
+const HELP = `npm run bench -- [flags]
+  --duration <s>            measured seconds per scenario (default 10)
+  --warmup <s>              unmeasured warm-up seconds before each measurement (default 2)
+  --quick                   smoke run: --duration 3 --warmup 1
+  --concurrency <list>      e.g. 1,100 (default)
+  --only <list>             scenarios: gateway-stream,queue-nonstream,standalone-nonstream
+  --words <n>               words per mock answer (default 32)
+  --gateway-processes <n>   GATEWAY_PROCESSES of the gateways (default 1)
+  --worker-processes <n>    WORKER_PROCESSES of the farm (default 1)
+  --worker-concurrency <n>  WORKER_CONCURRENCY per process (default 1000)
+  --hold                    the hold test: 1,000 concurrent non-stream requests on a slow upstream
+  --hold-requests <n>       (default 1000)
+  --hold-chunk-delay <ms>   delay between chunks of the slow upstream (default 100: ~5 s a stream)
+  --quiet-wait <s>          before each scenario, wait up to this long for the machine to be idle (default 120)
+  --json                    print the results as JSON on stdout (a copy always goes to bench/results/)
+  --gateway-node-options=<flags>  extra node flags for the gateways, e.g. =--max-semi-space-size=4
+  --profile <list>          run gateway,worker,upstream under --cpu-prof (profiles in bench/results/profiles)
+`;
+
+function positiveInt(name: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`--${name} must be a positive integer, got ${raw}`);
+  return value;
+}
+
+function nonNegativeInt(name: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`--${name} must be 0 or more, got ${raw}`);
+  return value;
+}
+
+function list(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      concurrency: { type: 'string', default: '1,100' },
+      only: { type: 'string' },
+      words: { type: 'string', default: '32' },
+      'gateway-processes': { type: 'string', default: '1' },
+      'worker-processes': { type: 'string', default: '1' },
+      'worker-concurrency': { type: 'string', default: '1000' },
+      hold: { type: 'boolean', default: false },
+      'hold-requests': { type: 'string', default: '1000' },
+      'hold-chunk-delay': { type: 'string', default: '100' },
+      json: { type: 'boolean', default: false },
+      'quiet-wait': { type: 'string', default: '120' },
+      profile: { type: 'string' },
+      'gateway-node-options': { type: 'string', default: '' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  return {
+    durationSeconds: positiveInt('duration', values.duration ?? (quick ? '3' : '10')),
+    warmupSeconds: positiveInt('warmup', values.warmup ?? (quick ? '1' : '2')),
+    concurrencies: list(values.concurrency).map((item) => positiveInt('concurrency', item)),
+    only: list(values.only),
+    words: positiveInt('words', values.words),
+    gatewayProcesses: positiveInt('gateway-processes', values['gateway-processes']),
+    workerProcesses: positiveInt('worker-processes', values['worker-processes']),
+    workerConcurrency: positiveInt('worker-concurrency', values['worker-concurrency']),
+    hold: values.hold === true,
+    holdRequests: positiveInt('hold-requests', values['hold-requests']),
+    holdChunkDelayMs: positiveInt('hold-chunk-delay', values['hold-chunk-delay']),
+    json: values.json === true,
+    resultsDir,
+    quietWaitSeconds: nonNegativeInt('quiet-wait', values['quiet-wait']),
+    gatewayNodeOptions: values['gateway-node-options'],
+    profile: list(values.profile),
+  };
+}

@@ -1,0 +1,141 @@
+import { Queue } from 'bullmq';
+import { answers200, type BenchProcess, startProcess, waitUntil } from './child-process.js';
+import { freePort } from './free-port.js';
+import { startRedis } from './redis-server.js';
+
+/** What the benchmarked system looks like: every part is its own process, as in production. */
+export interface ClusterOptions {
+  root: string;
+  words: number;
+  /** Delay between two chunks of the mock upstream (0: the whole answer at once). */
+  chunkDelayMs: number;
+  gatewayProcesses: number;
+  workerProcesses: number;
+  workerConcurrency: number;
+  /** Also start a gateway without REDIS_URL (standalone mode). */
+  withStandalone: boolean;
+  /** Which of gateway, worker, upstream run under `--cpu-prof`. */
+  profile: string[];
+  profileDir: string;
+  /** Extra Node.js flags for the gateway processes. */
+  gatewayNodeOptions: string;
+}
+
+export interface BenchCluster {
+  upstreamChatUrl: string;
+  queueGatewayUrl: string;
+  standaloneGatewayUrl: string | undefined;
+  redis: BenchProcess;
+  upstream: BenchProcess;
+  queueGateway: BenchProcess;
+  standaloneGateway: BenchProcess | undefined;
+  /** The worker farm's cluster primary; its children are found through /proc. */
+  workers: BenchProcess;
+  /** Every process, for liveness checks and CPU accounting. */
+  all(): BenchProcess[];
+  stop(): Promise<void>;
+}
+
+const QUEUE_PREFIX = '{bench}';
+const QUEUE_NAME = 'completions';
+
+export async function startCluster(options: ClusterOptions): Promise<BenchCluster> {
+  const started: BenchProcess[] = [];
+  const stopAll = async () => {
+    // Gateways first (they hold client requests), then workers, the upstream, Redis last.
+    for (const proc of [...started].reverse()) await proc.stop();
+  };
+  try {
+    const baseEnv = {
+      PATH: process.env.PATH ?? '',
+      LOG_LEVEL: 'warn',
+      STATS_INTERVAL_SECONDS: '0',
+      SHUTDOWN_GRACE_MS: '2000',
+    };
+    const node = (name: string, role: string, entry: string, env: Record<string, string>) => {
+      // Node 20 refuses --cpu-prof in NODE_OPTIONS; as a flag, cluster children inherit it (execArgv).
+      const flags = options.profile.includes(role)
+        ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`]
+        : [];
+      const proc = startProcess(name, process.execPath, [...flags, entry], {
+        cwd: options.root,
+        env: { ...baseEnv, ...env },
+      });
+      started.push(proc);
+      return proc;
+    };
+
+    const redis = await startRedis(options.root);
+    started.push(redis.process);
+
+    const upstreamPort = await freePort();
+    const upstream = node('upstream', 'upstream', 'tools/mock-upstream/dist/main.js', {
+      MOCK_PORT: String(upstreamPort),
+      MOCK_WORDS: String(options.words),
+      MOCK_CHUNK_DELAY_MS: String(options.chunkDelayMs),
+    });
+    const upstreamBase = `http://127.0.0.1:${upstreamPort}`;
+    await waitUntil('upstream listening', upstream, () => answers200(`${upstreamBase}/v1/models`));
+    const upstreamChatUrl = `${upstreamBase}/v1/chat/completions`;
+
+    const shared = { UPSTREAM_API_URL: upstreamChatUrl, QUEUE_PREFIX, QUEUE_NAME };
+    const gatewayEnv = { ...shared, HOST: '127.0.0.1', GATEWAY_PROCESSES: String(options.gatewayProcesses) };
+    const workers = node('workers', 'worker', 'apps/worker/dist/main.js', {
+      ...shared,
+      REDIS_URL: redis.url,
+      WORKER_PROCESSES: String(options.workerProcesses),
+      WORKER_CONCURRENCY: String(options.workerConcurrency),
+      WORKER_METRICS_PORT: '0',
+    });
+    const queuePort = await freePort();
+    const queueGateway = node('queue gateway', 'gateway', 'apps/gateway/dist/main.js', {
+      ...gatewayEnv,
+      REDIS_URL: redis.url,
+      PORT: String(queuePort),
+    });
+    const queueGatewayUrl = `http://127.0.0.1:${queuePort}`;
+
+    let standaloneGateway: BenchProcess | undefined;
+    let standaloneGatewayUrl: string | undefined;
+    if (options.withStandalone) {
+      const port = await freePort();
+      standaloneGateway = node('standalone gateway', 'gateway', 'apps/gateway/dist/main.js', {
+        ...gatewayEnv,
+        PORT: String(port),
+      });
+      standaloneGatewayUrl = `http://127.0.0.1:${port}`;
+      await waitUntil('readiness', standaloneGateway, () => answers200(`${standaloneGatewayUrl}/ready`));
+    }
+    await waitUntil('readiness', queueGateway, () => answers200(`${queueGatewayUrl}/ready`));
+    await waitForWorkers(redis.port, workers, options.workerProcesses);
+
+    return {
+      upstreamChatUrl,
+      queueGatewayUrl,
+      standaloneGatewayUrl,
+      redis: redis.process,
+      upstream,
+      queueGateway,
+      standaloneGateway,
+      workers,
+      all: () => [...started],
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** Workers log nothing at LOG_LEVEL=warn: ready once every child's BullMQ worker is connected. */
+async function waitForWorkers(redisPort: number, workers: BenchProcess, count: number): Promise<void> {
+  const queue = new Queue(QUEUE_NAME, {
+    prefix: QUEUE_PREFIX,
+    connection: { host: '127.0.0.1', port: redisPort },
+  });
+  try {
+    await waitUntil(`${count} BullMQ workers`, workers, async () => (await queue.getWorkersCount()) >= count);
+  } finally {
+    await queue.close();
+  }
+}

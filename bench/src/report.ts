@@ -1,0 +1,84 @@
+import type { GroupUsage } from './process-sampler.js';
+
+/** One measured scenario at one concurrency. */
+export interface Row {
+  scenario: string;
+  concurrency: number;
+  ok: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** non-2xx + connection errors and timeouts + 2xx with a wrong body. */
+  errors: number;
+  /** requests/s ÷ the direct-upstream requests/s at the same concurrency, same run. */
+  ratioToCeiling: number;
+  /** p50 − the direct-upstream p50 at the same concurrency. */
+  addedP50Ms: number;
+  gatewayPeakRssMb: number | undefined;
+  workersPeakRssMb: number | undefined;
+  /** CPU used by each process group during the measurement, % of one core. */
+  cpuPercent: Record<string, number>;
+  /** The same CPU divided by the requests answered: what one request costs each process, in µs. */
+  cpuMicrosPerRequest: Record<string, number>;
+}
+
+export const CPU_GROUPS = ['load', 'upstream', 'gateway', 'workers', 'redis', 'other'] as const;
+
+export function cpuOf(usage: Record<string, GroupUsage>): Record<string, number> {
+  const cpu: Record<string, number> = {};
+  for (const [name, value] of Object.entries(usage)) cpu[name] = value.cpuPercent;
+  return cpu;
+}
+
+export function perRequest(cpuPercent: Record<string, number>, requestsPerSecond: number) {
+  const micros: Record<string, number> = {};
+  for (const [name, percent] of Object.entries(cpuPercent)) {
+    if (name !== 'other') micros[name] = Math.round((percent / 100 / Math.max(requestsPerSecond, 1)) * 1e6);
+  }
+  return micros;
+}
+
+function fixed(value: number | undefined, digits: number): string {
+  return value === undefined || Number.isNaN(value) ? '–' : value.toFixed(digits);
+}
+
+/** A plain-text table with right-aligned numbers, also valid Markdown for the README. */
+export function formatTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((header, column) =>
+    Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join(' | ')} |`;
+  const rule = `|${widths.map((width, column) => (column === 0 ? `${'-'.repeat(width + 1)}-` : `${'-'.repeat(width + 1)}:`)).join('|')}|`;
+  return [line(headers), rule, ...rows.map(line)].join('\n');
+}
+
+export function formatRows(rows: Row[]): string {
+  const headers = [
+    'scenario',
+    'conc',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'errors',
+    '× ceiling',
+    '+p50 ms',
+    'gateway RSS MB',
+    'workers RSS MB',
+    `CPU % ${CPU_GROUPS.join('/')}`,
+  ];
+  const cells = rows.map((row) => [
+    row.scenario,
+    String(row.concurrency),
+    fixed(row.requestsPerSecond, 0),
+    fixed(row.p50Ms, 2),
+    fixed(row.p99Ms, 2),
+    String(row.errors),
+    fixed(row.ratioToCeiling, 2),
+    fixed(row.addedP50Ms, 2),
+    fixed(row.gatewayPeakRssMb, 0),
+    fixed(row.workersPeakRssMb, 0),
+    CPU_GROUPS.map((group) => String(row.cpuPercent[group] ?? 0)).join('/'),
+  ]);
+  return formatTable(headers, cells);
+}
