@@ -199,16 +199,32 @@ describe('an error thrown by the body itself', () => {
     await expect(foldUpstreamStream('chat', timedOutBody())).rejects.toBe(timeout);
   });
 
-  it('after [DONE] is never seen: reading stops there', async () => {
+  it('after [DONE] nothing counts: later data is ignored and a broken tail is no error', async () => {
     let reads = 0;
     async function* body(): AsyncGenerator<Uint8Array> {
       reads += 1;
       yield encoder.encode(sse(ROLE, HELLO, STOP, '[DONE]'));
       reads += 1;
-      throw new Error('should not be read');
+      yield encoder.encode(sse(HELLO));
+      throw new Error('a reset after the end');
     }
     const answer = await foldUpstreamStream('chat', body());
     expect(answer.chunks).toBe(3);
-    expect(reads).toBe(1);
+    expect(JSON.parse(answer.json).choices[0].message.content).toBe('Hello');
+    // The body was read to its end (so undici can release the connection without an abort).
+    expect(reads).toBe(2);
+  });
+
+  it('after [DONE] a body that never ends does not hold the answer back', async () => {
+    let release: () => void = () => {};
+    async function* body(): AsyncGenerator<Uint8Array> {
+      yield encoder.encode(sse(ROLE, HELLO, STOP, '[DONE]'));
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    }
+    const answer = await foldUpstreamStream('chat', body());
+    expect(answer.chunks).toBe(3);
+    release();
   });
 });

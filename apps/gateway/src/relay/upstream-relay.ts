@@ -1,9 +1,8 @@
-import { pipeline } from 'node:stream/promises';
 import {
   ClientGoneError,
-  callUpstream,
   pickForwardedHeaders,
   relayableResponseHeaders,
+  streamUpstream,
   toUpstreamError,
   type UpstreamObserver,
   type UpstreamSet,
@@ -32,7 +31,7 @@ export interface RelayRequest {
 
 /**
  * Pipes one upstream response to the client as it comes: status, headers (less hop-by-hop)
- * and body bytes untouched. Failover happens inside `callUpstream`, before the status line,
+ * and body bytes untouched. Failover happens inside `streamUpstream`, before the status line,
  * so a client never gets bytes from two upstreams. A client that leaves aborts the upstream
  * call at once.
  */
@@ -48,7 +47,7 @@ export async function relayUpstream(
   });
   const { signal, dispose } = withDeadline(clientGone.signal, settings.totalTimeoutMs, 'total timeout');
   try {
-    const response = await callUpstream(
+    await streamUpstream(
       settings.upstreams,
       {
         endpoint: relay.endpoint,
@@ -63,14 +62,17 @@ export async function relayUpstream(
         maxTries: settings.maxTries,
         timeouts: settings.timeouts,
       },
+      (upstream, statusCode, headers) => {
+        res.locals.upstream = upstream.label;
+        res.status(statusCode);
+        for (const [name, value] of Object.entries(relayableResponseHeaders(headers)))
+          res.setHeader(name, value);
+        // The status line goes out now, so an SSE client sees its 200 before the first event.
+        res.flushHeaders();
+        return res;
+      },
       settings.observe,
     );
-    res.locals.upstream = response.upstream.label;
-    res.status(response.statusCode);
-    for (const [name, value] of Object.entries(relayableResponseHeaders(response.headers)))
-      res.setHeader(name, value);
-    res.flushHeaders();
-    await pipeline(response.body, res);
   } catch (error) {
     if (clientGone.signal.aborted) return;
     // Before the status line: a clean OpenAI-shaped error. After it: the body is cut, which a

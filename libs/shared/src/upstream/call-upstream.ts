@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { errors, isProxyError, type ProxyError } from '../openai/errors.js';
 import type { Upstream } from './upstream.js';
@@ -124,6 +125,75 @@ export async function callUpstream(
       await response.body.dump().catch(() => undefined);
     } catch (error) {
       if (request.signal.aborted) throw request.signal.reason ?? error;
+      lastError = toUpstreamError(error, request.timeouts);
+      upstream.health.markFailure(Date.now());
+      observe?.(upstream, outcomeForError(lastError), (performance.now() - started) / 1000);
+    }
+  }
+  throw lastError ?? errors.upstreamUnavailable('No upstream could be reached.');
+}
+
+/** Where a relayed response goes once its upstream is chosen: usually the client's response. */
+export type OpenSink = (upstream: Upstream, statusCode: number, headers: IncomingHttpHeaders) => Writable;
+
+/** Swallows the body of a response that is not relayed (a 5xx or 429 we fail over from). */
+const discard = () =>
+  new Writable({
+    write(_chunk, _encoding, callback) {
+      callback();
+    },
+  });
+
+/**
+ * The relay's variant of `callUpstream`: the same pick and failover before the first byte, but the
+ * chosen upstream's body is written straight into the sink with undici's `stream()` — no
+ * intermediate Readable and no `pipeline`, which measured about 40% cheaper per request. Errors
+ * after the sink was opened are thrown as they are: the client already has the status line.
+ */
+export async function streamUpstream(
+  upstreams: UpstreamSet,
+  request: UpstreamRequest,
+  openSink: OpenSink,
+  observe?: UpstreamObserver,
+): Promise<Upstream> {
+  const tried = new Set<Upstream>();
+  let lastError: ProxyError | undefined;
+  for (let attempt = 0; attempt < request.maxTries; attempt += 1) {
+    const upstream = upstreams.pick(tried);
+    if (upstream === undefined) break;
+    tried.add(upstream);
+    const started = performance.now();
+    let failingOver = false;
+    let sinkOpened = false;
+    try {
+      await upstream.pool.stream(
+        {
+          path: upstream.pathFor(request.endpoint),
+          method: request.method,
+          headers: headersFor(upstream, request),
+          body: request.body ?? null,
+          signal: request.signal,
+          headersTimeout: request.timeouts.firstByteMs,
+          bodyTimeout: request.timeouts.idleMs,
+        },
+        ({ statusCode, headers }) => {
+          observe?.(upstream, outcomeForStatus(statusCode), (performance.now() - started) / 1000);
+          if (!isRetryableStatus(statusCode)) {
+            upstream.health.markSuccess();
+          } else {
+            upstream.health.markFailure(Date.now(), parseRetryAfter(headers['retry-after'], Date.now()));
+            failingOver = attempt + 1 < request.maxTries && upstreams.pick(tried) !== undefined;
+            if (failingOver) return discard();
+          }
+          sinkOpened = true;
+          return openSink(upstream, statusCode, headers);
+        },
+      );
+      if (!failingOver) return upstream;
+    } catch (error) {
+      if (sinkOpened) throw error;
+      if (request.signal.aborted) throw request.signal.reason ?? error;
+      if (failingOver) continue;
       lastError = toUpstreamError(error, request.timeouts);
       upstream.health.markFailure(Date.now());
       observe?.(upstream, outcomeForError(lastError), (performance.now() - started) / 1000);
