@@ -105,7 +105,7 @@ export const gatewayVars = {
 export const workerVars = {
   ...commonVars,
   WORKER_PROCESSES: intVar(availableParallelism(), 1),
-  WORKER_CONCURRENCY: intVar(64, 1),
+  WORKER_CONCURRENCY: intVar(256, 1),
   /** How often BullMQ looks for jobs whose worker died; with the lock duration it bounds recovery time. */
   WORKER_STALLED_INTERVAL_MS: intVar(5_000, 50),
   WORKER_LOCK_DURATION_MS: intVar(10_000, 100),
