@@ -79,6 +79,26 @@ describe('worker processes', () => {
     expect(upstream.stats.requests - before).toBe(2);
   });
 
+  it('a job whose worker dies twice is answered with 502 job_failed, not left to its deadline', async () => {
+    const vars = env();
+    upstream.setDefault({ kind: 'hang', afterHeaders: true });
+    const worker = await app('worker', vars);
+    const gw = await app('gateway', vars);
+    const before = upstream.stats.requests;
+    const answer = chat(gw, 'doomed twice');
+    for (let death = 1; death <= 2; death += 1) {
+      await upstream.waitForRequests(before + death, 15_000);
+      await eventually(() => readyWorkerPids(worker).length === death);
+      process.kill(readyWorkerPids(worker)[death - 1]!, 'SIGKILL');
+    }
+    const result = await answer;
+    expect(result.status).toBe(502);
+    expect(result.json.error?.code).toBe('job_failed');
+    expect(result.json.error?.message).toContain('stalled');
+    // Two tries reached the upstream; BullMQ's limit (maxStalledCount 1) stopped a third.
+    expect(upstream.stats.requests - before).toBe(2);
+  });
+
   it('SIGTERM on the worker farm finishes active jobs before exiting (no accepted job dropped by a deploy)', async () => {
     const vars = env();
     upstream.setDefault({ kind: 'echo', chunkDelayMs: 40, words: 15 });

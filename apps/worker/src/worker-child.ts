@@ -1,10 +1,12 @@
 import {
   type CompletionJobData,
+  type CompletionResult,
   createRedis,
   createWorkerMetrics,
   encodeResult,
   type Logger,
   nonStreamSettings,
+  ProxyError,
   queueNames,
   startStatsLine,
   UpstreamSet,
@@ -50,6 +52,17 @@ export async function startWorkerChild(
   cancelSubscriber.on('message', (_channel: string, jobId: string) => cancels.cancel(jobId));
   await cancelSubscriber.subscribe(names.cancelChannel);
 
+  const publish = async (replyTo: string, result: CompletionResult) => {
+    const message = encodeResult(result);
+    // One round trip, stored copy first (for a gateway that misses the message), then the
+    // message. A pipeline, not MULTI: nothing needs the two to be atomic, and it is cheaper.
+    await publisher
+      .pipeline()
+      .set(names.resultKey(result.jobId), message, 'EX', config.RESULT_TTL_SECONDS)
+      .publish(replyTo, message)
+      .exec();
+  };
+
   const processor = createProcessor({
     upstreams,
     cancels,
@@ -60,16 +73,7 @@ export async function startWorkerChild(
       metrics.upstreamRequests.inc({ upstream: upstream.label, outcome });
       metrics.upstreamFirstByte.observe({ upstream: upstream.label }, firstByteSeconds);
     },
-    publish: async (replyTo, result) => {
-      const message = encodeResult(result);
-      // One round trip, stored copy first (for a gateway that misses the message), then the
-      // message. A pipeline, not MULTI: nothing needs the two to be atomic, and it is cheaper.
-      await publisher
-        .pipeline()
-        .set(names.resultKey(result.jobId), message, 'EX', config.RESULT_TTL_SECONDS)
-        .publish(replyTo, message)
-        .exec();
-    },
+    publish,
   });
 
   const worker = new Worker<CompletionJobData>(names.queue, processor, {
@@ -81,7 +85,21 @@ export async function startWorkerChild(
     maxStalledCount: 1,
   });
   worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
-  worker.on('failed', (job, error) => logger.error({ err: error, jobId: job?.id }, 'job failed'));
+  worker.on('failed', (job, error) => {
+    logger.error({ err: error, jobId: job?.id }, 'job failed');
+    // BullMQ gave up on the job (it stalled more than once, its worker dying each time): its
+    // client still waits, so it gets a 502 now instead of a 504 at its deadline.
+    if (job === undefined || Date.now() >= job.data.deadline) return;
+    const failure = new ProxyError(`The job failed in the worker farm: ${error.message}`, {
+      status: 502,
+      code: 'job_failed',
+      type: 'server_error',
+    });
+    const body = JSON.stringify(failure.toBody());
+    publish(job.data.replyTo, { jobId: String(job.id), status: 502, queueWaitMs: 0, body }).catch(
+      (err: unknown) => logger.warn({ err, jobId: job.id }, 'could not answer a failed job'),
+    );
+  });
   await worker.waitUntilReady();
   logger.info({ concurrency: config.WORKER_CONCURRENCY, queue: names.queue }, 'worker ready');
 
