@@ -103,15 +103,7 @@ export async function callUpstream(
     tried.add(upstream);
     const started = performance.now();
     try {
-      const response = await upstream.pool.request({
-        path: upstream.pathFor(request.endpoint),
-        method: request.method,
-        headers: headersFor(upstream, request),
-        body: request.body ?? null,
-        signal: request.signal,
-        headersTimeout: request.timeouts.firstByteMs,
-        bodyTimeout: request.timeouts.idleMs,
-      });
+      const response = await upstream.pool.request(requestOptions(upstream, request));
       const firstByteSeconds = (performance.now() - started) / 1000;
       const outcome = outcomeForStatus(response.statusCode);
       observe?.(upstream, outcome, firstByteSeconds);
@@ -166,29 +158,18 @@ export async function streamUpstream(
     let failingOver = false;
     let sinkOpened = false;
     try {
-      await upstream.pool.stream(
-        {
-          path: upstream.pathFor(request.endpoint),
-          method: request.method,
-          headers: headersFor(upstream, request),
-          body: request.body ?? null,
-          signal: request.signal,
-          headersTimeout: request.timeouts.firstByteMs,
-          bodyTimeout: request.timeouts.idleMs,
-        },
-        ({ statusCode, headers }) => {
-          observe?.(upstream, outcomeForStatus(statusCode), (performance.now() - started) / 1000);
-          if (!isRetryableStatus(statusCode)) {
-            upstream.health.markSuccess();
-          } else {
-            upstream.health.markFailure(Date.now(), parseRetryAfter(headers['retry-after'], Date.now()));
-            failingOver = attempt + 1 < request.maxTries && upstreams.pick(tried) !== undefined;
-            if (failingOver) return discard();
-          }
-          sinkOpened = true;
-          return openSink(upstream, statusCode, headers);
-        },
-      );
+      await upstream.pool.stream(requestOptions(upstream, request), ({ statusCode, headers }) => {
+        observe?.(upstream, outcomeForStatus(statusCode), (performance.now() - started) / 1000);
+        if (!isRetryableStatus(statusCode)) {
+          upstream.health.markSuccess();
+        } else {
+          upstream.health.markFailure(Date.now(), parseRetryAfter(headers['retry-after'], Date.now()));
+          failingOver = attempt + 1 < request.maxTries && upstreams.pick(tried) !== undefined;
+          if (failingOver) return discard();
+        }
+        sinkOpened = true;
+        return openSink(upstream, statusCode, headers);
+      });
       if (!failingOver) return upstream;
     } catch (error) {
       if (sinkOpened) throw error;
@@ -204,6 +185,19 @@ export async function streamUpstream(
 
 function pickResponse(response: Dispatcher.ResponseData) {
   return { statusCode: response.statusCode, headers: response.headers, body: response.body };
+}
+
+/** The undici options of one try, the same for `request()` and `stream()`. */
+function requestOptions(upstream: Upstream, request: UpstreamRequest): Dispatcher.RequestOptions {
+  return {
+    path: upstream.pathFor(request.endpoint),
+    method: request.method,
+    headers: headersFor(upstream, request),
+    body: request.body ?? null,
+    signal: request.signal,
+    headersTimeout: request.timeouts.firstByteMs,
+    bodyTimeout: request.timeouts.idleMs,
+  };
 }
 
 function headersFor(upstream: Upstream, request: UpstreamRequest): Record<string, string> {
