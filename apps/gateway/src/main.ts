@@ -1,28 +1,15 @@
 import cluster from 'node:cluster';
 import {
-  ConfigError,
   createLogger,
-  type GatewayConfig,
   installProcessPolicy,
+  loadConfigOrExit,
   loadGatewayConfig,
   onShutdownSignal,
   runClusterPrimary,
 } from '@openai-proxy/shared';
 import { startGateway } from './gateway.js';
 
-function loadConfigOrExit(): GatewayConfig {
-  try {
-    return loadGatewayConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`openai-proxy gateway: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
-}
-
-const config = loadConfigOrExit();
+const config = loadConfigOrExit('gateway', loadGatewayConfig);
 const logger = createLogger({ name: 'gateway', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 
 if (cluster.isPrimary && config.GATEWAY_PROCESSES > 1) {

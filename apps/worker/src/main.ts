@@ -3,6 +3,7 @@ import {
   ConfigError,
   createLogger,
   installProcessPolicy,
+  loadConfigOrExit,
   loadWorkerConfig,
   onShutdownSignal,
   runClusterPrimary,
@@ -11,25 +12,18 @@ import {
 import { startMetricsServer } from './metrics-server.js';
 import { startWorkerChild } from './worker-child.js';
 
-function loadConfigOrExit(): WorkerConfig & { REDIS_URL: string } {
-  try {
-    const config = loadWorkerConfig();
-    if (config.REDIS_URL === undefined) {
-      throw new ConfigError(
-        'Invalid configuration:\n  REDIS_URL: is required for workers (e.g. redis://127.0.0.1:6379)',
-      );
-    }
-    return { ...config, REDIS_URL: config.REDIS_URL };
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`openai-proxy worker: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
+/** Workers only run in queue mode, so REDIS_URL is required here. */
+function loadQueueWorkerConfig(): WorkerConfig & { REDIS_URL: string } {
+  const config = loadWorkerConfig();
+  if (config.REDIS_URL === undefined) {
+    throw new ConfigError(
+      'Invalid configuration:\n  REDIS_URL: is required for workers (e.g. redis://127.0.0.1:6379)',
+    );
   }
+  return { ...config, REDIS_URL: config.REDIS_URL };
 }
 
-const config = loadConfigOrExit();
+const config = loadConfigOrExit('worker', loadQueueWorkerConfig);
 const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 
 if (cluster.isPrimary) {

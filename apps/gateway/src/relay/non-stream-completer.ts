@@ -1,13 +1,7 @@
-import type { AnswerUsage, CompletionKind } from '@openai-proxy/shared';
+import type { AnswerUsage, NonStreamRequest } from '@openai-proxy/shared';
 
-/** One non-stream request, as either completer needs it. */
-export interface NonStreamJob {
-  kind: CompletionKind;
-  body: Record<string, unknown>;
-  headers: Record<string, string>;
-  clientAuthorization: string | undefined;
-  requestId: string;
-}
+/** One non-stream request, as either completer needs it (the completer adds the signal). */
+export type NonStreamJob = Omit<NonStreamRequest, 'signal'> & { requestId: string };
 
 /** The answer: the status and the final body string, written to the client as is. */
 export interface CompletedAnswer {

@@ -39,3 +39,19 @@ function checkUpstreamKeys(urls: string[], keys: string[]): void {
     );
   }
 }
+
+/**
+ * For an app's main module: the loaded configuration, or — when it cannot run — its message on
+ * stderr, prefixed with the app's name, and exit code 1.
+ */
+export function loadConfigOrExit<T>(app: string, load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`openai-proxy ${app}: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

@@ -32,8 +32,6 @@ export interface UpstreamResponse {
   statusCode: number;
   headers: IncomingHttpHeaders;
   body: Dispatcher.ResponseData['body'];
-  /** Upstreams tried before this one answered (failover count). */
-  failedTries: number;
 }
 
 /** What happened to one upstream call, for metrics and logs. */
@@ -84,38 +82,52 @@ function outcomeForError(error: ProxyError): UpstreamOutcome {
 const isRetryableStatus = (status: number) => status === 429 || status >= 500;
 
 /**
- * Calls a random healthy upstream and fails over to a different one on a connect error,
- * timeout, 5xx or 429 — always before the first byte reaches the client, since the caller
- * only gets the response once its status line is in. When no try is left, the last
- * upstream's error response is returned as is (so its status and body can be relayed), or
- * the last network error is thrown as a ProxyError.
+ * What one try made of the upstream's status line: relay this response, or swallow it and fail
+ * over. A 5xx or 429 takes the upstream out of rotation, and is relayed only when no other
+ * upstream is left to try.
  */
-export async function callUpstream(
+type Verdict = 'relay' | 'fail_over';
+
+/** One try at one upstream; `judge` turns its status line into a verdict. */
+type Attempt<T> = (
+  upstream: Upstream,
+  judge: (statusCode: number, headers: IncomingHttpHeaders) => Verdict,
+) => Promise<{ result: T } | 'fail_over'>;
+
+/**
+ * The failover loop both delivery styles share: a random healthy upstream, then a different one
+ * after a connect error, timeout, 5xx or 429 — always before the first byte reaches the client.
+ * When no try is left, the last network error is thrown as a ProxyError (an error response was
+ * already relayed by the attempt). The signal's reason is thrown as is.
+ */
+async function withFailover<T>(
   upstreams: UpstreamSet,
   request: UpstreamRequest,
-  observe?: UpstreamObserver,
-): Promise<UpstreamResponse> {
+  observe: UpstreamObserver | undefined,
+  attempt: Attempt<T>,
+): Promise<T> {
   const tried = new Set<Upstream>();
   let lastError: ProxyError | undefined;
-  for (let attempt = 0; attempt < request.maxTries; attempt += 1) {
+  for (let index = 0; index < request.maxTries; index += 1) {
     const upstream = upstreams.pick(tried);
     if (upstream === undefined) break;
     tried.add(upstream);
     const started = performance.now();
-    try {
-      const response = await upstream.pool.request(requestOptions(upstream, request));
-      const firstByteSeconds = (performance.now() - started) / 1000;
-      const outcome = outcomeForStatus(response.statusCode);
-      observe?.(upstream, outcome, firstByteSeconds);
-      if (!isRetryableStatus(response.statusCode)) {
+    const canTryAnother = () => index + 1 < request.maxTries && upstreams.pick(tried) !== undefined;
+    const judge = (statusCode: number, headers: IncomingHttpHeaders): Verdict => {
+      observe?.(upstream, outcomeForStatus(statusCode), (performance.now() - started) / 1000);
+      if (!isRetryableStatus(statusCode)) {
         upstream.health.markSuccess();
-        return { upstream, ...pickResponse(response), failedTries: tried.size - 1 };
+        return 'relay';
       }
-      upstream.health.markFailure(Date.now(), parseRetryAfter(response.headers['retry-after'], Date.now()));
-      const canTryAnother = attempt + 1 < request.maxTries && upstreams.pick(tried) !== undefined;
-      if (!canTryAnother) return { upstream, ...pickResponse(response), failedTries: tried.size - 1 };
-      await response.body.dump().catch(() => undefined);
+      upstream.health.markFailure(Date.now(), parseRetryAfter(headers['retry-after'], Date.now()));
+      return canTryAnother() ? 'fail_over' : 'relay';
+    };
+    try {
+      const outcome = await attempt(upstream, judge);
+      if (outcome !== 'fail_over') return outcome.result;
     } catch (error) {
+      if (error instanceof SinkError) throw error.cause;
       if (request.signal.aborted) throw request.signal.reason ?? error;
       lastError = toUpstreamError(error, request.timeouts);
       upstream.health.markFailure(Date.now());
@@ -123,6 +135,34 @@ export async function callUpstream(
     }
   }
   throw lastError ?? errors.upstreamUnavailable('No upstream could be reached.');
+}
+
+/** An error after a relayed body began: not the upstream's fault to fail over from, thrown as is. */
+class SinkError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('relay failed after its first byte');
+  }
+}
+
+/**
+ * Calls upstreams with failover and returns the chosen response once its status line is in,
+ * its body unread. The last upstream's error response is returned as is, so its status and
+ * body can be relayed.
+ */
+export function callUpstream(
+  upstreams: UpstreamSet,
+  request: UpstreamRequest,
+  observe?: UpstreamObserver,
+): Promise<UpstreamResponse> {
+  return withFailover(upstreams, request, observe, async (upstream, judge) => {
+    const response = await upstream.pool.request(requestOptions(upstream, request));
+    if (judge(response.statusCode, response.headers) === 'fail_over') {
+      await response.body.dump().catch(() => undefined);
+      return 'fail_over';
+    }
+    const { statusCode, headers, body } = response;
+    return { result: { upstream, statusCode, headers, body } };
+  });
 }
 
 /** Where a relayed response goes once its upstream is chosen: usually the client's response. */
@@ -137,54 +177,32 @@ const discard = () =>
   });
 
 /**
- * The relay's variant of `callUpstream`: the same pick and failover before the first byte, but the
- * chosen upstream's body is written straight into the sink with undici's `stream()` — no
- * intermediate Readable and no `pipeline`, which measured about 40% cheaper per request. Errors
- * after the sink was opened are thrown as they are: the client already has the status line.
+ * The relay's variant of `callUpstream`: the same failover, but the chosen upstream's body is
+ * written straight into the sink with undici's `stream()` — no intermediate Readable and no
+ * `pipeline`, which measured about 40% cheaper per request. Errors after the sink was opened
+ * are thrown as they are: the client already has the status line.
  */
-export async function streamUpstream(
+export function streamUpstream(
   upstreams: UpstreamSet,
   request: UpstreamRequest,
   openSink: OpenSink,
   observe?: UpstreamObserver,
 ): Promise<Upstream> {
-  const tried = new Set<Upstream>();
-  let lastError: ProxyError | undefined;
-  for (let attempt = 0; attempt < request.maxTries; attempt += 1) {
-    const upstream = upstreams.pick(tried);
-    if (upstream === undefined) break;
-    tried.add(upstream);
-    const started = performance.now();
-    let failingOver = false;
-    let sinkOpened = false;
+  return withFailover(upstreams, request, observe, async (upstream, judge) => {
+    let verdict: Verdict | undefined;
     try {
       await upstream.pool.stream(requestOptions(upstream, request), ({ statusCode, headers }) => {
-        observe?.(upstream, outcomeForStatus(statusCode), (performance.now() - started) / 1000);
-        if (!isRetryableStatus(statusCode)) {
-          upstream.health.markSuccess();
-        } else {
-          upstream.health.markFailure(Date.now(), parseRetryAfter(headers['retry-after'], Date.now()));
-          failingOver = attempt + 1 < request.maxTries && upstreams.pick(tried) !== undefined;
-          if (failingOver) return discard();
-        }
-        sinkOpened = true;
-        return openSink(upstream, statusCode, headers);
+        verdict = judge(statusCode, headers);
+        return verdict === 'fail_over' ? discard() : openSink(upstream, statusCode, headers);
       });
-      if (!failingOver) return upstream;
     } catch (error) {
-      if (sinkOpened) throw error;
-      if (request.signal.aborted) throw request.signal.reason ?? error;
-      if (failingOver) continue;
-      lastError = toUpstreamError(error, request.timeouts);
-      upstream.health.markFailure(Date.now());
-      observe?.(upstream, outcomeForError(lastError), (performance.now() - started) / 1000);
+      if (verdict === 'relay') throw new SinkError(error);
+      // A failure while swallowing a body we fail over from changes nothing.
+      if (verdict === 'fail_over') return 'fail_over';
+      throw error;
     }
-  }
-  throw lastError ?? errors.upstreamUnavailable('No upstream could be reached.');
-}
-
-function pickResponse(response: Dispatcher.ResponseData) {
-  return { statusCode: response.statusCode, headers: response.headers, body: response.body };
+    return verdict === 'fail_over' ? 'fail_over' : { result: upstream };
+  });
 }
 
 /** The undici options of one try, the same for `request()` and `stream()`. */
