@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { knownEnvVars, loadGatewayConfig, loadWorkerConfig, workerSchema } from '@openai-proxy/shared';
+import { loadGatewayConfig } from '@openai-proxy/gateway';
+import { loadWorkerConfig, workerSchema } from '@openai-proxy/worker';
 import { DCLinter } from 'dclint';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -12,6 +13,7 @@ import {
   serviceEnvironment,
 } from './support/deploy/compose-file.js';
 import { readRepoFile, repoPath } from './support/deploy/repo.js';
+import { knownEnvVars } from './support/known-env-vars.js';
 
 // Issue 8: docker-compose.yml, read as Compose reads it (there is no Docker engine here to run it):
 // the compose-spec schema, then services, commands, scaling, healthchecks and every variable.

@@ -2,7 +2,6 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
-import { knownEnvVars } from '@openai-proxy/shared';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCompose } from './support/deploy/compose-file.js';
@@ -12,6 +11,7 @@ import { REPO_ROOT, readRepoFile, repoPath } from './support/deploy/repo.js';
 import { exitCodeOf, type Spawned, spawnCommand } from './support/deploy/spawned.js';
 import { workspaceClosure, workspaceDirs } from './support/deploy/workspaces.js';
 import { freePort } from './support/free-port.js';
+import { knownEnvVars } from './support/known-env-vars.js';
 import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Issue 8: the Dockerfile, read statically, then carried out on this machine (no Docker engine

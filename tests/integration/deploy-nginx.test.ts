@@ -1,6 +1,6 @@
 import { request } from 'node:http';
+import { gatewaySchema } from '@openai-proxy/gateway';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
-import { gatewaySchema } from '@openai-proxy/shared';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { type AppProcess, startApp } from './support/app-process.js';

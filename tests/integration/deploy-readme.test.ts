@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import { knownEnvVars } from '@openai-proxy/shared';
 import { describe, expect, it } from 'vitest';
 import { readRepoFile, repoPath } from './support/deploy/repo.js';
+import { knownEnvVars } from './support/known-env-vars.js';
 
 // Issue 8: README.md and its Chinese translation README.zh-CN.md say the same things: the same
 // sections, every variable of the config schema with the same default, the same deploy files.

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { parseEnv, promisify } from 'node:util';
+import { gatewaySchema, loadGatewayConfig } from '@openai-proxy/gateway';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
-import { gatewaySchema, knownEnvVars, loadGatewayConfig, loadWorkerConfig } from '@openai-proxy/shared';
+import { loadWorkerConfig } from '@openai-proxy/worker';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandOnPath } from './support/deploy/command-on-path.js';
@@ -10,6 +11,7 @@ import { REPO_ROOT, readRepoFile, repoPath } from './support/deploy/repo.js';
 import { type Spawned, spawnCommand } from './support/deploy/spawned.js';
 import { parseUnit, timeSpanMs, type Unit, value } from './support/deploy/systemd-unit.js';
 import { freePort } from './support/free-port.js';
+import { knownEnvVars } from './support/known-env-vars.js';
 import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Issue 8: the systemd units and their environment file. systemd itself does not run here, so

@@ -1,5 +1,5 @@
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
-import { encodeResult, queueNames } from '@openai-proxy/shared';
+import { encodeAnswer, queueNames } from '@openai-proxy/shared';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -55,7 +55,7 @@ const contentOf = (json: Record<string, unknown>) =>
   (json.choices as { message: { content: string } }[] | undefined)?.[0]?.message.content;
 
 function queueFor(vars: Record<string, string>): Queue {
-  const names = queueNames(vars.QUEUE_PREFIX ?? '', 'completions');
+  const names = queueNames(vars.QUEUE_PREFIX ?? '');
   return new Queue(names.queue, { connection: { url: redis.url }, prefix: names.prefix });
 }
 
@@ -135,18 +135,22 @@ describe('gateway processes', () => {
   it('a missed pub/sub message is recovered from the stored result', async () => {
     const vars = env();
     const gw = await app('gateway', vars);
-    const names = queueNames(vars.QUEUE_PREFIX!, 'completions');
+    const names = queueNames(vars.QUEUE_PREFIX!);
     const store = new Redis(redis.url);
     // A stand-in worker that stores the result but never publishes it, as if the gateway's
     // subscriber had been reconnecting at that moment.
     const silentWorker = new Worker(
       names.queue,
       async (job) => {
-        const message = encodeResult({
+        const message = encodeAnswer({
           jobId: String(job.id),
           status: 200,
           queueWaitMs: 1,
           body: '{"recovered":true}',
+          upstream: null,
+          model: null,
+          usage: null,
+          errorCode: null,
         });
         await store.set(names.resultKey(String(job.id)), message, 'EX', 60);
       },
@@ -167,7 +171,7 @@ describe('gateway processes', () => {
     const gw = await app('gateway', vars);
     const result = await chat(gw, 'nobody home');
     expect(result.status).toBe(504);
-    expect(result.json.error?.code).toBe('request_timeout');
+    expect(result.json.error?.code).toBe('deadline_exceeded');
     const queue = queueFor(vars);
     try {
       // The expired job was withdrawn: a worker started later finds nothing to do.

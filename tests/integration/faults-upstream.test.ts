@@ -164,7 +164,7 @@ describe('layered timeouts, each named in its 504', () => {
     a.setDefault({ kind: 'echo', chunkDelayMs: 100, words: 50 });
     const answer = await chat(gw, 'long');
     expect(answer.status).toBe(504);
-    expect(answer.json.error?.code).toBe('request_timeout');
+    expect(answer.json.error?.code).toBe('deadline_exceeded');
     await a.waitForAborted(1);
   });
 

@@ -33,7 +33,7 @@ async function* once(text: string): AsyncGenerator<Uint8Array> {
 /** What the library makes of the whole text at once: a body, or the error a client must get. */
 async function expectedAnswer(sse: string): Promise<{ status: number; body?: string; code?: string }> {
   try {
-    return { status: 200, body: (await foldUpstreamStream('chat', once(sse))).json };
+    return { status: 200, body: (await foldUpstreamStream('chat', once(sse))).body };
   } catch (error) {
     if (!isProxyError(error)) throw error;
     return { status: error.status, code: error.code };

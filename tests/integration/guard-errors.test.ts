@@ -1,9 +1,14 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { createServer, type NonStreamCompleter } from '@openai-proxy/gateway';
+import {
+  createGatewayMetrics,
+  createServer,
+  loadGatewayConfig,
+  type NonStreamCompleter,
+} from '@openai-proxy/gateway';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
-import { createGatewayMetrics, createLogger, loadGatewayConfig, UpstreamSet } from '@openai-proxy/shared';
+import { createLogger, UpstreamSet } from '@openai-proxy/shared';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

@@ -1,18 +1,19 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  createGatewayMetrics,
-  type GatewayConfig,
-  gatewayStatsSample,
   type Logger,
+  nonStreamSettings,
   startStatsLine,
   UpstreamSet,
+  upstreamObserver,
 } from '@openai-proxy/shared';
 import { Registry } from 'prom-client';
+import type { GatewayConfig } from './config.js';
+import { createGatewayMetrics } from './observability/gateway-metrics.js';
+import { gatewayStatsSample } from './observability/stats-sample.js';
 import { InProcessCompleter } from './relay/in-process-completer.js';
 import type { NonStreamCompleter } from './relay/non-stream-completer.js';
 import { QueuedCompleter } from './relay/queued-completer.js';
-import { upstreamObserver } from './relay/upstream-observer.js';
 import { answerClientErrors } from './security/client-error.js';
 import { httpServerOptions } from './security/http-server-options.js';
 import { createRequestLimiter } from './security/request-limiter.js';
@@ -32,7 +33,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const upstreams = new UpstreamSet(config);
   const completer: NonStreamCompleter = config.REDIS_URL
     ? new QueuedCompleter({ ...config, REDIS_URL: config.REDIS_URL }, logger)
-    : new InProcessCompleter(upstreams, config, upstreamObserver(metrics));
+    : new InProcessCompleter(
+        upstreams,
+        nonStreamSettings(config),
+        config.REQUEST_TIMEOUT_MS,
+        upstreamObserver(metrics),
+      );
   if (completer instanceof QueuedCompleter) {
     await completer.start().catch((error: unknown) => {
       // Redis may come later: ioredis keeps trying, and /health says degraded until it does.

@@ -3,10 +3,10 @@ import {
   createLogger,
   installProcessPolicy,
   loadConfigOrExit,
-  loadGatewayConfig,
   onShutdownSignal,
   runClusterPrimary,
 } from '@openai-proxy/shared';
+import { loadGatewayConfig } from './config.js';
 import { startGateway } from './gateway.js';
 
 const config = loadConfigOrExit('gateway', loadGatewayConfig);

@@ -1,24 +1,14 @@
-import {
-  type GatewayConfig,
-  type GatewayMetrics,
-  type Logger,
-  ProxyError,
-  type UpstreamSet,
-  upstreamTimeouts,
-} from '@openai-proxy/shared';
+import { type Logger, type UpstreamSet, upstreamObserver, upstreamTimeouts } from '@openai-proxy/shared';
 import express, { type Express } from 'express';
-import { accessLog } from './middleware/access-log.js';
-import { errorHandler } from './middleware/error-handler.js';
-import { guardV1 } from './middleware/guard.js';
-import { inflightLimit } from './middleware/inflight-limit.js';
-import { requestId } from './middleware/request-id.js';
+import type { GatewayConfig } from './config.js';
+import type { GatewayMetrics } from './observability/gateway-metrics.js';
+import { createGuard } from './pipeline/guard.js';
+import type { RouteLabel } from './pipeline/request-context.js';
+import { createDoor } from './pipeline/request-door.js';
 import type { NonStreamCompleter } from './relay/non-stream-completer.js';
-import { upstreamObserver } from './relay/upstream-observer.js';
-import { chatCompletionsRoute } from './routes/chat-completions.js';
-import { completionsRoute } from './routes/completions.js';
-import { healthRoutes } from './routes/health.js';
-import { metricsRoute } from './routes/metrics.js';
-import { passthroughRoute } from './routes/passthrough.js';
+import { completionRoute } from './routes/completion-route.js';
+import { notFound, passthroughRoute } from './routes/passthrough-route.js';
+import { health, metrics as metricsRoute, PROBE_ROUTES, ready } from './routes/probe-routes.js';
 import type { RouteDeps } from './routes/route-deps.js';
 import { createRequestLimiter, type RequestLimiter } from './security/request-limiter.js';
 
@@ -32,12 +22,18 @@ export interface GatewayDeps {
   limiter?: RequestLimiter | undefined;
 }
 
-/** The Express app, wired but not listening (main.ts listens; tests mount it on port 0). */
+/**
+ * The Express app, wired but not listening (main.ts listens; tests mount it on port 0). Its
+ * routes are one table, resolved at startup: each is a single handler behind the door
+ * (request context, in-flight limit, end-of-request accounting), whose steps are chosen from
+ * the configuration. A `/v1` request walks no router but its own.
+ */
 export function createServer(deps: GatewayDeps): Express {
-  const { config, metrics } = deps;
+  const { config, logger, metrics } = deps;
+  const limiter = deps.limiter ?? createRequestLimiter({ ...config, REDIS_URL: undefined }, logger);
   const routeDeps: RouteDeps = {
     config,
-    logger: deps.logger,
+    logger,
     metrics,
     completer: deps.completer,
     relay: {
@@ -47,33 +43,36 @@ export function createServer(deps: GatewayDeps): Express {
       timeouts: upstreamTimeouts(config),
       observe: upstreamObserver(metrics),
     },
+    guard: createGuard(config, limiter),
   };
+  const door = createDoor({ logger, metrics, mode: deps.completer.mode, maxInflight: config.MAX_INFLIGHT });
 
-  const limiter = deps.limiter ?? createRequestLimiter({ ...config, REDIS_URL: undefined }, deps.logger);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   if (config.TRUST_PROXY_HOPS > 0) app.set('trust proxy', config.TRUST_PROXY_HOPS);
-  app.use(requestId);
-  app.use(accessLog(deps.logger, metrics, deps.completer.mode));
-  app.use(healthRoutes(routeDeps));
-  app.use(metricsRoute(routeDeps));
-  // Health and metrics stay reachable under load; everything below counts against the limit.
-  app.use(inflightLimit(config.MAX_INFLIGHT));
-  // Every /v1 request, before its body is read: safe target, declared size, access key, rate limit.
-  app.use('/v1', ...guardV1(config, limiter));
-  app.use(chatCompletionsRoute(routeDeps, config.MAX_BODY_BYTES));
-  app.use(completionsRoute(routeDeps, config.MAX_BODY_BYTES));
-  app.use(passthroughRoute(routeDeps, config.MAX_BODY_BYTES));
-  app.use((req, _res, next) => {
-    next(
-      new ProxyError(`Unknown path: ${req.method} ${req.path}`, {
-        status: 404,
-        code: 'not_found',
-        type: 'invalid_request_error',
-      }),
-    );
+  // Probes stay reachable under load: they do not count against MAX_INFLIGHT.
+  app.get('/health', door.route('/health', false, health(routeDeps)));
+  app.get('/ready', door.route('/ready', false, ready(routeDeps)));
+  app.get('/metrics', door.route('/metrics', false, metricsRoute(routeDeps)));
+  app.post(
+    '/v1/chat/completions',
+    door.route('/v1/chat/completions', true, completionRoute('chat', routeDeps)),
+  );
+  app.post('/v1/completions', door.route('/v1/completions', true, completionRoute('completion', routeDeps)));
+  // A mount path, not a `/v1/{*rest}` pattern: nothing decodes the client's path on the way.
+  app.use('/v1', door.route('/v1/*', true, passthroughRoute(routeDeps)));
+  app.use((req, res, next) => {
+    const label: RouteLabel = PROBE_ROUTES.has(req.path) ? (req.path as RouteLabel) : 'other';
+    door.route(label, true, () => {
+      throw notFound(req.method, req.originalUrl);
+    })(req, res, next);
   });
-  app.use(errorHandler(deps.logger, metrics));
+  // An error Express raised itself, outside every route handler: answered the same way.
+  app.use((error: unknown, req: express.Request, res: express.Response, next: express.NextFunction) => {
+    door.route('other', false, () => {
+      throw error;
+    })(req, res, next);
+  });
   return app;
 }

@@ -1,3 +1,5 @@
+import { deadlineError } from '@openai-proxy/shared';
+
 /** Why a job's upstream call was aborted: its client is gone. */
 export class JobCancelledError extends Error {
   constructor(readonly jobId: string) {
@@ -7,21 +9,39 @@ export class JobCancelledError extends Error {
 }
 
 const REMEMBER_CANCELLED_MS = 60_000;
+/** How often running jobs are checked against their deadlines. */
+const DEADLINE_SWEEP_MS = 1_000;
+
+interface RunningJob {
+  controller: AbortController;
+  /** Epoch ms after which nobody waits for the answer. */
+  deadline: number;
+  timeoutMs: number;
+}
 
 /**
  * The abort switches of the jobs this process is running. Cancels are broadcast to every
  * worker; one may arrive just before its job starts here, so recent cancels are remembered
- * for a minute and checked when a job registers.
+ * for a minute and checked when a job registers. Deadlines are kept by one sweep a second for
+ * all jobs, not a timer each: the gateway answers its client at the deadline itself and
+ * broadcasts a cancel, so this sweep only stops work whose gateway is gone.
  */
 export class CancelRegistry {
-  private readonly running = new Map<string, AbortController>();
+  private readonly running = new Map<string, RunningJob>();
   private readonly recentlyCancelled = new Map<string, number>();
+  private readonly sweeper: NodeJS.Timeout;
 
-  register(jobId: string): AbortController {
+  constructor() {
+    this.sweeper = setInterval(() => this.sweepDeadlines(Date.now()), DEADLINE_SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /** The job's abort signal: aborted by a cancel or once `deadline` (epoch ms) passes. */
+  register(jobId: string, deadline: number, startedAt: number): AbortSignal {
     const controller = new AbortController();
     if (this.recentlyCancelled.has(jobId)) controller.abort(new JobCancelledError(jobId));
-    this.running.set(jobId, controller);
-    return controller;
+    this.running.set(jobId, { controller, deadline, timeoutMs: deadline - startedAt });
+    return controller.signal;
   }
 
   release(jobId: string): void {
@@ -35,10 +55,21 @@ export class CancelRegistry {
       if (now - at <= REMEMBER_CANCELLED_MS) break;
       this.recentlyCancelled.delete(id);
     }
-    this.running.get(jobId)?.abort(new JobCancelledError(jobId));
+    this.running.get(jobId)?.controller.abort(new JobCancelledError(jobId));
   }
 
   get activeCount(): number {
     return this.running.size;
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
+  private sweepDeadlines(now: number): void {
+    for (const job of this.running.values()) {
+      if (now >= job.deadline && !job.controller.signal.aborted)
+        job.controller.abort(deadlineError('deadline_exceeded', job.timeoutMs));
+    }
   }
 }

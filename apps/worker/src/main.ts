@@ -4,11 +4,10 @@ import {
   createLogger,
   installProcessPolicy,
   loadConfigOrExit,
-  loadWorkerConfig,
   onShutdownSignal,
   runClusterPrimary,
-  type WorkerConfig,
 } from '@openai-proxy/shared';
+import { loadWorkerConfig, type WorkerConfig } from './config.js';
 import { startMetricsServer } from './metrics-server.js';
 import { startWorkerChild } from './worker-child.js';
 

@@ -1,19 +1,17 @@
 import {
   type CompletionJobData,
-  type CompletionResult,
   completeFromStream,
   errorAnswer,
   isProxyError,
   type Logger,
-  type NonStreamAnswer,
   type NonStreamSettings,
+  type QueuedAnswer,
   type UpstreamObserver,
   type UpstreamSet,
-  type WorkerMetrics,
-  withDeadline,
 } from '@openai-proxy/shared';
 import type { Job } from 'bullmq';
 import type { CancelRegistry } from './cancel-registry.js';
+import type { WorkerMetrics } from './observability/worker-metrics.js';
 
 export interface ProcessorDeps {
   upstreams: UpstreamSet;
@@ -22,13 +20,13 @@ export interface ProcessorDeps {
   metrics: WorkerMetrics;
   logger: Logger;
   observe: UpstreamObserver;
-  /** Stores the result for a while and publishes it on the gateway's channel. */
-  publish(replyTo: string, result: CompletionResult): Promise<void>;
+  /** Sends the answer to the waiting gateway (stored for it when it is not listening). */
+  publish(replyTo: string, answer: QueuedAnswer): Promise<void>;
 }
 
 export type JobOutcome = 'success' | 'upstream_error' | 'error' | 'cancelled' | 'expired';
 
-function outcomeOf(answer: NonStreamAnswer): JobOutcome {
+function outcomeOf(answer: QueuedAnswer): JobOutcome {
   if (answer.status === 200) return 'success';
   return answer.errorCode === null ? 'upstream_error' : 'error';
 }
@@ -43,7 +41,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const data = job.data;
     const started = Date.now();
     const queueWaitMs = started - data.acceptedAt;
-    const finish = (outcome: JobOutcome, answer?: NonStreamAnswer) => {
+    const finish = (outcome: JobOutcome, answer?: QueuedAnswer, chunks?: number) => {
       const seconds = (Date.now() - started) / 1000;
       deps.metrics.jobs.inc({ outcome });
       deps.metrics.jobDuration.observe({ outcome }, seconds);
@@ -54,10 +52,10 @@ export function createProcessor(deps: ProcessorDeps) {
           kind: data.kind,
           outcome,
           status: answer?.status,
-          upstream: answer?.upstream,
+          upstream: answer?.upstream ?? undefined,
           queueWaitMs,
           durationMs: Math.round(seconds * 1000),
-          chunks: answer?.chunks,
+          chunks,
           attempt: job.attemptsStarted,
         },
         'job',
@@ -67,41 +65,34 @@ export function createProcessor(deps: ProcessorDeps) {
       finish('expired');
       return { outcome: 'expired' };
     }
-    const controller = deps.cancels.register(jobId);
-    const { signal, dispose } = withDeadline(controller.signal, data.deadline - started, 'request timeout');
+    const signal = deps.cancels.register(jobId, data.deadline, started);
     deps.metrics.activeJobs.inc();
-    let answer: NonStreamAnswer;
+    let answer: QueuedAnswer;
+    let chunks = 0;
     try {
-      answer = await completeFromStream(
+      const folded = await completeFromStream(
         deps.upstreams,
         deps.settings,
         { kind: data.kind, body: data.body, headers: data.headers, clientAuthorization: data.auth, signal },
         deps.observe,
       );
+      chunks = folded.chunks;
+      answer = { ...folded, jobId, queueWaitMs };
     } catch (error) {
       if (!isProxyError(error)) {
         // Cancelled by the client leaving: nobody to answer, no tokens to spend.
         finish('cancelled');
         return { outcome: 'cancelled' };
       }
-      answer = errorAnswer(error);
+      answer = { ...errorAnswer(error), jobId, queueWaitMs };
     } finally {
-      dispose();
       deps.cancels.release(jobId);
       deps.metrics.activeJobs.dec();
     }
-    deps.metrics.chunks.inc(answer.chunks);
+    deps.metrics.chunks.inc(chunks);
     deps.metrics.countTokens(answer);
-    await deps.publish(data.replyTo, {
-      jobId,
-      status: answer.status,
-      queueWaitMs,
-      body: answer.body,
-      upstream: answer.upstream,
-      model: answer.model,
-      usage: answer.usage,
-    });
-    finish(outcomeOf(answer), answer);
+    await deps.publish(data.replyTo, answer);
+    finish(outcomeOf(answer), answer, chunks);
     return { status: answer.status };
   };
 }

@@ -1,21 +1,22 @@
 import {
   type CompletionJobData,
-  type CompletionResult,
   createRedis,
-  createWorkerMetrics,
-  encodeResult,
+  errorAnswer,
   type Logger,
   nonStreamSettings,
   ProxyError,
   queueNames,
   startStatsLine,
   UpstreamSet,
-  type WorkerConfig,
-  workerStatsSample,
+  upstreamObserver,
 } from '@openai-proxy/shared';
 import { Worker } from 'bullmq';
 import { AggregatorRegistry, Registry } from 'prom-client';
+import { answerPublisher } from './answer-publisher.js';
 import { CancelRegistry } from './cancel-registry.js';
+import type { WorkerConfig } from './config.js';
+import { workerStatsSample } from './observability/stats-sample.js';
+import { createWorkerMetrics } from './observability/worker-metrics.js';
 import { createProcessor } from './processor.js';
 
 export interface RunningWorker {
@@ -29,7 +30,7 @@ export async function startWorkerChild(
   config: WorkerConfig & { REDIS_URL: string },
   logger: Logger,
 ): Promise<RunningWorker> {
-  const names = queueNames(config.QUEUE_PREFIX, config.QUEUE_NAME);
+  const names = queueNames(config.QUEUE_PREFIX);
   const registry = new Registry();
   // The cluster primary collects this registry from every child over IPC. prom-client's child
   // side answers the primary only once an AggregatorRegistry was constructed in the child (its
@@ -52,16 +53,7 @@ export async function startWorkerChild(
   cancelSubscriber.on('message', (_channel: string, jobId: string) => cancels.cancel(jobId));
   await cancelSubscriber.subscribe(names.cancelChannel);
 
-  const publish = async (replyTo: string, result: CompletionResult) => {
-    const message = encodeResult(result);
-    // One round trip, stored copy first (for a gateway that misses the message), then the
-    // message. A pipeline, not MULTI: nothing needs the two to be atomic, and it is cheaper.
-    await publisher
-      .pipeline()
-      .set(names.resultKey(result.jobId), message, 'EX', config.RESULT_TTL_SECONDS)
-      .publish(replyTo, message)
-      .exec();
-  };
+  const publish = answerPublisher(publisher, names, config.RESULT_TTL_SECONDS);
 
   const processor = createProcessor({
     upstreams,
@@ -69,10 +61,7 @@ export async function startWorkerChild(
     metrics,
     logger,
     settings: nonStreamSettings(config),
-    observe: (upstream, outcome, firstByteSeconds) => {
-      metrics.upstreamRequests.inc({ upstream: upstream.label, outcome });
-      metrics.upstreamFirstByte.observe({ upstream: upstream.label }, firstByteSeconds);
-    },
+    observe: upstreamObserver(metrics),
     publish,
   });
 
@@ -90,13 +79,8 @@ export async function startWorkerChild(
     // BullMQ gave up on the job (it stalled more than once, its worker dying each time): its
     // client still waits, so it gets a 502 now instead of a 504 at its deadline.
     if (job === undefined || Date.now() >= job.data.deadline) return;
-    const failure = new ProxyError(`The job failed in the worker farm: ${error.message}`, {
-      status: 502,
-      code: 'job_failed',
-      type: 'server_error',
-    });
-    const body = JSON.stringify(failure.toBody());
-    publish(job.data.replyTo, { jobId: String(job.id), status: 502, queueWaitMs: 0, body }).catch(
+    const failure = new ProxyError('job_failed', `The job failed in the worker farm: ${error.message}`);
+    publish(job.data.replyTo, { ...errorAnswer(failure), jobId: String(job.id), queueWaitMs: 0 }).catch(
       (err: unknown) => logger.warn({ err, jobId: job.id }, 'could not answer a failed job'),
     );
   });
@@ -114,6 +98,7 @@ export async function startWorkerChild(
     closing ??= (async () => {
       stats.stop();
       await worker.close();
+      cancels.close();
       await upstreams.close();
       cancelSubscriber.disconnect();
       publisher.disconnect();

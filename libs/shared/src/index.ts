@@ -1,10 +1,69 @@
-export * from './config/index.js';
-export * from './observability/logger.js';
-export * from './observability/metrics.js';
-export * from './observability/stats-line.js';
-export * from './observability/token-counter.js';
-export * from './observability/worker-metrics.js';
-export * from './openai/index.js';
-export * from './process/index.js';
-export * from './queue/index.js';
-export * from './upstream/index.js';
+/**
+ * What both apps share, and nothing else: configuration helpers and the common variables, the
+ * fold, OpenAI-shaped errors, upstream calls, the job protocol and Redis names, logging and the
+ * pieces of metrics both sides use, and process policy.
+ */
+
+export {
+  boolVar,
+  intVar,
+  listVar,
+  logLevelVar,
+  optionalIntVar,
+  optionalStringVar,
+  stringVar,
+} from './config/env-schema.js';
+export { ConfigError, type Env, loadConfig, loadConfigOrExit } from './config/load-config.js';
+export { commonVars, type UpstreamConfig, upstreamVars } from './config/schema.js';
+export { DURATION_BUCKETS } from './observability/buckets.js';
+export { createLogger, type Logger, redactedPaths } from './observability/logger.js';
+export { counterSum, type StatsTotals, startStatsLine } from './observability/stats-line.js';
+export { type AnswerTokens, MAX_MODEL_LABELS, tokenCounter } from './observability/token-counter.js';
+export { type UpstreamMetrics, upstreamObserver } from './observability/upstream-observer.js';
+export { type Answer, type AnswerUsage, errorAnswer } from './openai/answer.js';
+export {
+  asProxyError,
+  ERROR_CODES,
+  type ErrorCode,
+  errors,
+  internalError,
+  isProxyError,
+  type OpenAIErrorBody,
+  ProxyError,
+} from './openai/errors.js';
+export {
+  COMPLETION_ENDPOINTS,
+  type CompletionKind,
+  type FoldedAnswer,
+  foldUpstreamStream,
+} from './openai/fold-stream.js';
+export { readSseData } from './openai/sse-reader.js';
+export type { ChatCompletion, TextCompletion } from './openai/types.js';
+export { runClusterPrimary } from './process/cluster-primary.js';
+export { installProcessPolicy, onShutdownSignal } from './process/process-policy.js';
+export {
+  type CompletionJobData,
+  decodeAnswer,
+  encodeAnswer,
+  type QueuedAnswer,
+} from './queue/job-protocol.js';
+export { type QueueNames, queueNames } from './queue/names.js';
+export { createRedis, type RedisRole } from './queue/redis-connection.js';
+export {
+  callUpstream,
+  streamUpstream,
+  toUpstreamError,
+  type UpstreamObserver,
+  type UpstreamOutcome,
+  type UpstreamTimeouts,
+} from './upstream/call-upstream.js';
+export {
+  completeFromStream,
+  type NonStreamRequest,
+  type NonStreamSettings,
+  streamingBody,
+} from './upstream/complete-from-stream.js';
+export { ClientGoneError, type DeadlineCode, deadlineError, withDeadline } from './upstream/deadline.js';
+export { pickForwardedHeaders, relayableResponseHeaders } from './upstream/forward-headers.js';
+export { nonStreamSettings, upstreamTimeouts } from './upstream/settings-from-config.js';
+export { UpstreamSet } from './upstream/upstream-set.js';

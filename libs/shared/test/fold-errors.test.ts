@@ -5,7 +5,7 @@ import {
   foldUpstreamStream,
   isProxyError,
   type ProxyError,
-} from '../src/openai/index.js';
+} from '../src/index.js';
 
 const encoder = new TextEncoder();
 
@@ -77,7 +77,7 @@ describe('an error event mid-stream', () => {
       'chat',
       bodyOf(sse({ ...ROLE, error: null }, HELLO, STOP, '[DONE]')),
     );
-    const completion = JSON.parse(answer.json) as ChatCompletion;
+    const completion = JSON.parse(answer.body) as ChatCompletion;
     expect(completion.choices[0]?.message.content).toBe('Hello');
     expect('error' in completion).toBe(false);
   });
@@ -145,7 +145,7 @@ describe('a stream that ends without [DONE]', () => {
 
   it('is accepted when every choice has finished (some providers never send [DONE])', async () => {
     const answer = await foldUpstreamStream('chat', bodyOf(sse(ROLE, HELLO, STOP)));
-    const completion = JSON.parse(answer.json) as ChatCompletion;
+    const completion = JSON.parse(answer.body) as ChatCompletion;
     expect(completion.choices[0]?.message.content).toBe('Hello');
     expect(completion.choices[0]?.finish_reason).toBe('stop');
   });
@@ -155,14 +155,14 @@ describe('a stream that ends without [DONE]', () => {
       'chat',
       bodyOf(sse(ROLE, HELLO), `data: ${JSON.stringify(STOP)}`),
     );
-    expect(JSON.parse(answer.json)).toMatchObject({ choices: [{ finish_reason: 'stop' }] });
+    expect(JSON.parse(answer.body)).toMatchObject({ choices: [{ finish_reason: 'stop' }] });
   });
 });
 
 describe('a stream with [DONE]', () => {
   it('is accepted without any finish_reason: the upstream said it was done', async () => {
     const answer = await foldUpstreamStream('chat', bodyOf(sse(ROLE, HELLO, '[DONE]')));
-    const completion = JSON.parse(answer.json) as ChatCompletion;
+    const completion = JSON.parse(answer.body) as ChatCompletion;
     expect(completion.choices[0]?.message.content).toBe('Hello');
     expect(completion.choices[0]?.finish_reason).toBeNull();
   });
@@ -210,7 +210,7 @@ describe('an error thrown by the body itself', () => {
     }
     const answer = await foldUpstreamStream('chat', body());
     expect(answer.chunks).toBe(3);
-    expect(JSON.parse(answer.json).choices[0].message.content).toBe('Hello');
+    expect(JSON.parse(answer.body).choices[0].message.content).toBe('Hello');
     // The body was read to its end (so undici can release the connection without an abort).
     expect(reads).toBe(2);
   });

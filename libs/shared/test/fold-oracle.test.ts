@@ -1,13 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { ChatCompletionStream } from 'openai/lib/ChatCompletionStream';
 import { describe, expect, it } from 'vitest';
-import {
-  type ChatCompletion,
-  ChatCompletionFold,
-  type FoldedAnswer,
-  foldUpstreamStream,
-  isProxyError,
-} from '../src/openai/index.js';
+import { type ChatCompletion, type FoldedAnswer, foldUpstreamStream, isProxyError } from '../src/index.js';
+import { ChatCompletionFold } from '../src/openai/chat-fold.js';
 
 /**
  * The fold against three oracles:
@@ -76,7 +71,7 @@ async function* bodyOf(text: string): AsyncGenerator<Uint8Array> {
 
 async function fold(fixture: Fixture): Promise<{ answer: FoldedAnswer; completion: ChatCompletion }> {
   const answer = await foldUpstreamStream('chat', bodyOf(fixture.sse));
-  return { answer, completion: JSON.parse(answer.json) as ChatCompletion };
+  return { answer, completion: JSON.parse(answer.body) as ChatCompletion };
 }
 
 /** The stream's chunks, read naively (whole text, LF-framed events) and independently of the reader. */
@@ -280,7 +275,7 @@ describe('every answer', () => {
       }
       expect(completion.object).toBe('chat.completion');
       expect(Number.isInteger(completion.created) && completion.created > 1_600_000_000).toBe(true);
-      expect(answer.json).not.toContain('[object Object]');
+      expect(answer.body).not.toContain('[object Object]');
       expect('obfuscation' in completion).toBe(false);
       expect(answer.chunks).toBe(chunksOf(fixture.sse).length);
       expect(answer.model).toBe(completion.model);

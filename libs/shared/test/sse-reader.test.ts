@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { readSseData } from '../src/openai/index.js';
+import { readSseData } from '../src/index.js';
 
 interface Fixture {
   name: string;

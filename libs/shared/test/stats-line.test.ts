@@ -1,10 +1,7 @@
 import { Writable } from 'node:stream';
-import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/observability/logger.js';
-import { createGatewayMetrics } from '../src/observability/metrics.js';
-import { gatewayStatsSample, startStatsLine, workerStatsSample } from '../src/observability/stats-line.js';
-import { createWorkerMetrics } from '../src/observability/worker-metrics.js';
+import { startStatsLine } from '../src/observability/stats-line.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -22,49 +19,6 @@ afterEach(() => {
 });
 
 describe('the stats line', () => {
-  it('logs the requests and errors of each interval and the totals, with RSS and heap', async () => {
-    vi.useFakeTimers();
-    const { lines, logger } = capture();
-    const metrics = createGatewayMetrics(new Registry(), { defaultMetrics: false });
-    const stats = startStatsLine({ logger, intervalSeconds: 30, sample: gatewayStatsSample(metrics) });
-    const chat = { route: '/v1/chat/completions', method: 'POST' };
-    metrics.httpRequests.inc({ ...chat, status: '200' }, 5);
-    metrics.httpRequests.inc({ ...chat, status: '502' });
-    metrics.httpRequests.inc({ route: '/health', method: 'GET', status: '200' }, 9);
-    await vi.advanceTimersByTimeAsync(30_000);
-    metrics.httpRequests.inc({ ...chat, status: '500' });
-    await vi.advanceTimersByTimeAsync(30_000);
-    stats.stop();
-    await vi.advanceTimersByTimeAsync(60_000);
-
-    expect(lines.map((line) => line.stats)).toEqual([
-      expect.objectContaining({
-        requests: 6,
-        errors: 1,
-        totalRequests: 6,
-        totalErrors: 1,
-        intervalSeconds: 30,
-      }),
-      expect.objectContaining({ requests: 1, errors: 1, totalRequests: 7, totalErrors: 2 }),
-    ]);
-    const first = lines[0]?.stats as Record<string, number>;
-    expect(first.rssBytes).toBeGreaterThan(0);
-    expect(first.heapUsedBytes).toBeGreaterThan(0);
-    expect(first.heapTotalBytes).toBeGreaterThanOrEqual(first.heapUsedBytes ?? 0);
-    expect(lines[0]?.msg).toMatch(
-      /^stats: 6 requests, 1 errors in 30 s; rss [\d.]+ MB, heap [\d.]+\/[\d.]+ MB$/,
-    );
-  });
-
-  it('counts worker jobs; failed ones (not cancelled) are errors', async () => {
-    const metrics = createWorkerMetrics(new Registry(), { defaultMetrics: false });
-    metrics.jobs.inc({ outcome: 'success' }, 3);
-    metrics.jobs.inc({ outcome: 'upstream_error' });
-    metrics.jobs.inc({ outcome: 'error' });
-    metrics.jobs.inc({ outcome: 'cancelled' });
-    expect(await workerStatsSample(metrics)()).toEqual({ requests: 6, errors: 2 });
-  });
-
   it('starts no timer when the interval is 0', async () => {
     vi.useFakeTimers();
     const { lines, logger } = capture();

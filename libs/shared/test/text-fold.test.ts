@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  foldUpstreamStream,
-  isProxyError,
-  type TextCompletion,
-  TextCompletionFold,
-} from '../src/openai/index.js';
+import { foldUpstreamStream, isProxyError, type TextCompletion } from '../src/index.js';
+import { TextCompletionFold } from '../src/openai/text-fold.js';
 
 /**
  * A legacy /v1/completions stream written by hand in the shape gpt-3.5-turbo-instruct sends
@@ -62,7 +58,7 @@ async function* bodyOf(text: string): AsyncGenerator<Uint8Array> {
 describe('legacy completions through foldUpstreamStream', () => {
   it('folds text_completion chunks into one text_completion', async () => {
     const answer = await foldUpstreamStream('completion', bodyOf(sse(STREAM)));
-    const completion = JSON.parse(answer.json) as TextCompletion;
+    const completion = JSON.parse(answer.body) as TextCompletion;
     expect(completion).toEqual({
       id: 'cmpl-8xYz',
       object: 'text_completion',
@@ -116,7 +112,7 @@ describe('legacy completions through foldUpstreamStream', () => {
       },
     ];
     const completion = JSON.parse(
-      (await foldUpstreamStream('completion', bodyOf(sse(plain)))).json,
+      (await foldUpstreamStream('completion', bodyOf(sse(plain)))).body,
     ) as TextCompletion;
     expect(completion.choices).toEqual([
       { text: 'ab', index: 0, logprobs: null, finish_reason: 'stop', stop_reason: null },
@@ -134,7 +130,7 @@ describe('legacy completions through foldUpstreamStream', () => {
 
   it('uses the text fold, not the chat fold, for kind "completion"', async () => {
     const objectOf = async (kind: 'chat' | 'completion'): Promise<unknown> =>
-      (JSON.parse((await foldUpstreamStream(kind, bodyOf(sse(STREAM)))).json) as { object: unknown }).object;
+      (JSON.parse((await foldUpstreamStream(kind, bodyOf(sse(STREAM)))).body) as { object: unknown }).object;
     expect(await objectOf('chat')).toBe('chat.completion');
     expect(await objectOf('completion')).toBe('text_completion');
   });

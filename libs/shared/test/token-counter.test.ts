@@ -1,7 +1,17 @@
-import { Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createGatewayMetrics } from '../src/observability/metrics.js';
 import { tokenCounter } from '../src/observability/token-counter.js';
+
+/** A token counter on its own registry, as each app's metrics make one. */
+function tokenMetrics(registry = new Registry()) {
+  const tokens = new Counter({
+    name: 'openai_proxy_tokens_total',
+    help: 'tokens',
+    labelNames: ['model', 'type'] as const,
+    registers: [registry],
+  });
+  return { registry, tokens, countTokens: tokenCounter(tokens) };
+}
 
 async function samples(registry: Registry, name: string): Promise<Record<string, string | number>[]> {
   const metric = (await registry.getMetricsAsJSON()).find((entry) => entry.name === name);
@@ -10,7 +20,7 @@ async function samples(registry: Registry, name: string): Promise<Record<string,
 
 describe('token counting', () => {
   it('counts prompt and completion tokens by model, nothing when the answer has no usage', async () => {
-    const metrics = createGatewayMetrics(new Registry(), { defaultMetrics: false });
+    const metrics = tokenMetrics();
     metrics.countTokens({ model: 'a', usage: { prompt_tokens: 3, completion_tokens: 4 } });
     metrics.countTokens({ model: 'a', usage: { prompt_tokens: 1, completion_tokens: 1 } });
     metrics.countTokens({ model: 'b', usage: null });
@@ -25,7 +35,7 @@ describe('token counting', () => {
 
   it('caps the model label set: models past the limit and absurdly long names count as `other`', async () => {
     const registry = new Registry();
-    const metrics = createGatewayMetrics(registry, { defaultMetrics: false });
+    const metrics = tokenMetrics(registry);
     const count = tokenCounter(metrics.tokens, 2);
     const usage = { prompt_tokens: 1, completion_tokens: 1 };
     for (const model of ['m1', 'm2', 'm3', 'm1', 'm4', 'x'.repeat(500)]) count({ model, usage });

@@ -1,47 +1,45 @@
 import {
   completeFromStream,
-  type GatewayConfig,
+  deadlineError,
   type NonStreamSettings,
-  nonStreamSettings,
   type UpstreamObserver,
   type UpstreamSet,
-  withDeadline,
 } from '@openai-proxy/shared';
+import { DeadlineList } from './deadline-list.js';
 import type { CompletedAnswer, NonStreamCompleter, NonStreamJob } from './non-stream-completer.js';
 
 /** Standalone mode: the same fold the workers run, in the gateway process, no queue. */
 export class InProcessCompleter implements NonStreamCompleter {
   readonly mode = 'standalone' as const;
-  private readonly settings: NonStreamSettings;
-  private readonly timeoutMs: number;
+  private readonly deadlines: DeadlineList<AbortController>;
 
   constructor(
     private readonly upstreams: UpstreamSet,
-    config: GatewayConfig,
-    private readonly observe?: UpstreamObserver,
+    private readonly settings: NonStreamSettings,
+    timeoutMs: number,
+    private readonly observe: UpstreamObserver,
   ) {
-    this.settings = nonStreamSettings(config);
-    this.timeoutMs = config.REQUEST_TIMEOUT_MS;
+    this.deadlines = new DeadlineList(timeoutMs, (call) =>
+      call.abort(deadlineError('deadline_exceeded', timeoutMs)),
+    );
   }
 
-  async complete(job: NonStreamJob, clientSignal: AbortSignal): Promise<CompletedAnswer> {
-    const { signal, dispose } = withDeadline(clientSignal, this.timeoutMs, 'request timeout');
+  async complete(job: NonStreamJob, clientGone: AbortSignal): Promise<CompletedAnswer> {
+    if (clientGone.aborted) throw clientGone.reason;
+    const call = new AbortController();
+    const onClientGone = () => call.abort(clientGone.reason);
+    clientGone.addEventListener('abort', onClientGone, { once: true });
+    this.deadlines.add(call);
     try {
-      const answer = await completeFromStream(
+      return await completeFromStream(
         this.upstreams,
         this.settings,
-        { ...job, signal },
+        { ...job, signal: call.signal },
         this.observe,
       );
-      return {
-        status: answer.status,
-        body: answer.body,
-        upstream: answer.upstream,
-        model: answer.model,
-        usage: answer.usage,
-      };
     } finally {
-      dispose();
+      this.deadlines.remove(call);
+      clientGone.removeEventListener('abort', onClientGone);
     }
   }
 
@@ -53,5 +51,7 @@ export class InProcessCompleter implements NonStreamCompleter {
     return {};
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.deadlines.clear();
+  }
 }

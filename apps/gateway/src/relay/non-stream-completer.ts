@@ -1,24 +1,16 @@
-import type { AnswerUsage, NonStreamRequest } from '@openai-proxy/shared';
+import type { Answer, NonStreamRequest } from '@openai-proxy/shared';
 
 /** One non-stream request, as either completer needs it (the completer adds the signal). */
 export type NonStreamJob = Omit<NonStreamRequest, 'signal'> & { requestId: string };
 
-/** The answer: the status and the final body string, written to the client as is. */
-export interface CompletedAnswer {
-  status: number;
-  body: string;
-  /** Queue mode only: how long the job waited for a worker. */
-  queueWaitMs?: number;
-  upstream?: string | null;
-  /** The model the upstream named and its token counts, for the token metrics. */
-  model?: string | null;
-  usage?: AnswerUsage;
-}
+/** The answer as the gateway writes it; queue mode adds how long the job waited for a worker. */
+export type CompletedAnswer = Answer & { queueWaitMs?: number };
 
 /**
  * Turns a non-stream request into its folded answer: through the queue (queue mode) or in
  * this process (standalone mode). Rejects with a ProxyError when it cannot take the request;
- * rejects with the signal's reason when the client went away.
+ * rejects with the signal's reason when the client went away. Every answer comes by the
+ * REQUEST_TIMEOUT_MS deadline: past it, the answer is a 504 `deadline_exceeded`.
  */
 export interface NonStreamCompleter {
   readonly mode: 'queue' | 'standalone';

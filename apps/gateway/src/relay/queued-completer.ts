@@ -2,40 +2,52 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   type CompletionJobData,
-  type CompletionResult,
   createRedis,
   deadlineError,
-  decodeResult,
+  decodeAnswer,
+  errorAnswer,
   errors,
-  type GatewayConfig,
   type Logger,
+  type QueuedAnswer,
   type QueueNames,
   queueNames,
 } from '@openai-proxy/shared';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { GatewayConfig } from '../config.js';
+import { DeadlineList } from './deadline-list.js';
 import type { CompletedAnswer, NonStreamCompleter, NonStreamJob } from './non-stream-completer.js';
 
 interface Waiter {
   resolve(answer: CompletedAnswer): void;
   reject(error: unknown): void;
   createdAt: number;
-  deadlineTimer: NodeJS.Timeout;
 }
+
+type QueueSettings = Pick<
+  GatewayConfig,
+  'QUEUE_PREFIX' | 'REQUEST_TIMEOUT_MS' | 'RESULT_POLL_INTERVAL_MS' | 'MAX_QUEUE_DEPTH'
+> & { REDIS_URL: string };
+
+const queueUnavailable = () =>
+  errors.unavailable('The job queue (Redis) is unavailable; try again shortly.', 'queue_unavailable', 2);
 
 /**
  * Queue mode: each request becomes a BullMQ job; the answer comes back on this gateway's own
- * pub/sub channel (see DESIGN.md, "The job protocol"). Missed messages are recovered from the
- * job's stored result; every waiter ends by its deadline, so `pending` cannot grow unbounded.
+ * pub/sub channel (see DESIGN.md, "The job protocol"). An answer published while this gateway
+ * was not listening is stored by the worker and collected here; every waiter ends by its
+ * deadline, so `pending` cannot grow unbounded.
  */
 export class QueuedCompleter implements NonStreamCompleter {
   readonly mode = 'queue' as const;
   readonly gatewayId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly names: QueueNames;
+  private readonly replyTo: string;
   private readonly commands: Redis;
   private readonly subscriber: Redis;
   private readonly queue: Queue;
   private readonly pending = new Map<string, Waiter>();
+  private readonly deadlines: DeadlineList<string>;
   private readonly pollTimer: NodeJS.Timeout;
   private readonly depthTimer: NodeJS.Timeout;
   /** Jobs waiting for a worker, sampled twice a second (a count per request would double Redis work). */
@@ -44,19 +56,21 @@ export class QueuedCompleter implements NonStreamCompleter {
   private closing: Promise<void> | undefined;
 
   constructor(
-    private readonly config: GatewayConfig & { REDIS_URL: string },
+    private readonly config: QueueSettings,
     private readonly logger: Logger,
   ) {
-    this.names = queueNames(config.QUEUE_PREFIX, config.QUEUE_NAME);
+    this.names = queueNames(config.QUEUE_PREFIX);
+    this.replyTo = this.names.resultsChannel(this.gatewayId);
     this.commands = createRedis(config.REDIS_URL, 'queue', `gateway:${this.gatewayId}`);
     this.subscriber = createRedis(config.REDIS_URL, 'subscriber', `gateway-sub:${this.gatewayId}`);
     this.queue = new Queue(this.names.queue, { connection: this.commands, prefix: this.names.prefix });
+    this.deadlines = new DeadlineList(config.REQUEST_TIMEOUT_MS, (jobId) => void this.expire(jobId));
     this.commands.on('error', (error) => this.logger.warn({ err: error }, 'redis (queue) error'));
     this.subscriber.on('error', (error) => this.logger.warn({ err: error }, 'redis (subscriber) error'));
     this.queue.on('error', (error) => this.logger.warn({ err: error }, 'queue error'));
     this.subscriber.on('message', (_channel: string, message: string) => this.onMessage(message));
-    // After a reconnect ioredis subscribes again by itself; messages sent meanwhile are lost,
-    // so look up the stored result of every waiter at once.
+    // After a reconnect ioredis subscribes again by itself; answers published meanwhile found
+    // no listener, so the workers stored them: collect them for every waiter at once.
     this.subscriber.on('ready', () => {
       if (this.subscribed) void this.recoverMissed(0);
     });
@@ -71,7 +85,7 @@ export class QueuedCompleter implements NonStreamCompleter {
 
   /** Subscribes to this gateway's channel; call once before serving. */
   async start(): Promise<void> {
-    await this.subscriber.subscribe(this.names.resultsChannel(this.gatewayId));
+    await this.subscriber.subscribe(this.replyTo);
     this.subscribed = true;
   }
 
@@ -84,13 +98,7 @@ export class QueuedCompleter implements NonStreamCompleter {
   }
 
   async complete(job: NonStreamJob, signal: AbortSignal): Promise<CompletedAnswer> {
-    if (!this.isReady()) {
-      throw errors.unavailable(
-        'The job queue (Redis) is unavailable; try again shortly.',
-        'queue_unavailable',
-        2,
-      );
-    }
+    if (!this.isReady()) throw queueUnavailable();
     if (this.queueDepth >= this.config.MAX_QUEUE_DEPTH) {
       throw errors.unavailable(
         `The queue is full (${this.queueDepth} jobs waiting); try again shortly.`,
@@ -104,16 +112,16 @@ export class QueuedCompleter implements NonStreamCompleter {
       kind: job.kind,
       body: job.body,
       headers: job.headers,
-      replyTo: this.names.resultsChannel(this.gatewayId),
+      replyTo: this.replyTo,
       deadline: acceptedAt + this.config.REQUEST_TIMEOUT_MS,
       requestId: job.requestId,
       acceptedAt,
       ...(job.clientAuthorization === undefined ? {} : { auth: job.clientAuthorization }),
     };
     const answer = new Promise<CompletedAnswer>((resolve, reject) => {
-      const deadlineTimer = setTimeout(() => void this.expire(jobId), this.config.REQUEST_TIMEOUT_MS);
-      this.pending.set(jobId, { resolve, reject, createdAt: acceptedAt, deadlineTimer });
+      this.pending.set(jobId, { resolve, reject, createdAt: acceptedAt });
     });
+    this.deadlines.add(jobId, acceptedAt);
     try {
       await this.queue.add(job.kind, data, {
         jobId,
@@ -123,11 +131,7 @@ export class QueuedCompleter implements NonStreamCompleter {
       });
     } catch {
       this.settle(jobId);
-      throw errors.unavailable(
-        'The job queue (Redis) is unavailable; try again shortly.',
-        'queue_unavailable',
-        2,
-      );
+      throw queueUnavailable();
     }
     const onAbort = () => {
       const waiter = this.settle(jobId);
@@ -150,6 +154,7 @@ export class QueuedCompleter implements NonStreamCompleter {
     this.closing ??= (async () => {
       clearInterval(this.pollTimer);
       clearInterval(this.depthTimer);
+      this.deadlines.clear();
       for (const [jobId, waiter] of this.pending) {
         this.settle(jobId);
         waiter.reject(errors.unavailable('The gateway is shutting down.', 'shutting_down'));
@@ -170,41 +175,33 @@ export class QueuedCompleter implements NonStreamCompleter {
     }
   }
 
-  /** Removes the waiter and its timer; returns it when it was still waiting. */
+  /** Removes the waiter and its deadline; returns it when it was still waiting. */
   private settle(jobId: string): Waiter | undefined {
     const waiter = this.pending.get(jobId);
     if (waiter === undefined) return undefined;
     this.pending.delete(jobId);
-    clearTimeout(waiter.deadlineTimer);
+    this.deadlines.remove(jobId);
     return waiter;
   }
 
-  private deliver(result: CompletionResult): void {
-    this.settle(result.jobId)?.resolve({
-      status: result.status,
-      body: result.body,
-      queueWaitMs: result.queueWaitMs,
-      upstream: result.upstream ?? null,
-      model: result.model ?? null,
-      usage: result.usage ?? null,
-    });
-  }
-
   private onMessage(message: string): void {
-    const result = decodeResult(message);
-    if (result === undefined) {
-      this.logger.warn('ignoring a malformed result message');
+    const answer: QueuedAnswer | undefined = decodeAnswer(message);
+    if (answer === undefined) {
+      this.logger.warn('ignoring a malformed answer message');
       return;
     }
-    this.deliver(result);
+    this.settle(answer.jobId)?.resolve(answer);
   }
 
-  /** Reads the stored results of waiters older than `minAgeMs`: answers whose message was missed. */
+  /** Reads the stored answers of waiters older than `minAgeMs`: answers no listener heard. */
   private async recoverMissed(minAgeMs: number): Promise<void> {
     const now = Date.now();
-    const jobIds = [...this.pending]
-      .filter(([, waiter]) => now - waiter.createdAt >= minAgeMs)
-      .map(([id]) => id);
+    const jobIds: string[] = [];
+    for (const [id, waiter] of this.pending) {
+      // `pending` is in arrival order: the rest are younger still.
+      if (now - waiter.createdAt < minAgeMs) break;
+      jobIds.push(id);
+    }
     if (jobIds.length === 0 || this.commands.status !== 'ready') return;
     try {
       const stored = await this.commands.mget(...jobIds.map((id) => this.names.resultKey(id)));
@@ -214,7 +211,7 @@ export class QueuedCompleter implements NonStreamCompleter {
     }
   }
 
-  /** The deadline passed: one last look at the stored result, then a 504 and the job withdrawn. */
+  /** The deadline passed: one last look for a stored answer, then a 504 and the job withdrawn. */
   private async expire(jobId: string): Promise<void> {
     try {
       if (this.commands.status === 'ready') {
@@ -226,7 +223,7 @@ export class QueuedCompleter implements NonStreamCompleter {
     }
     const waiter = this.settle(jobId);
     if (waiter === undefined) return;
-    waiter.resolve(errorAnswer(deadlineError('request timeout', this.config.REQUEST_TIMEOUT_MS)));
+    waiter.resolve(errorAnswer(deadlineError('deadline_exceeded', this.config.REQUEST_TIMEOUT_MS)));
     await this.cancel(jobId);
   }
 
@@ -242,8 +239,4 @@ export class QueuedCompleter implements NonStreamCompleter {
       this.logger.warn({ err: error, jobId }, 'could not cancel a job');
     }
   }
-}
-
-function errorAnswer(error: ReturnType<typeof deadlineError>): CompletedAnswer {
-  return { status: error.status, body: JSON.stringify(error.toBody()) };
 }

@@ -1,5 +1,4 @@
 import {
-  ClientGoneError,
   pickForwardedHeaders,
   relayableResponseHeaders,
   streamUpstream,
@@ -11,13 +10,14 @@ import {
 } from '@openai-proxy/shared';
 import type { Request, Response } from 'express';
 import type { Dispatcher } from 'undici';
+import type { RequestContext } from '../pipeline/request-context.js';
 
 export interface RelaySettings {
   upstreams: UpstreamSet;
   maxTries: number;
   timeouts: UpstreamTimeouts;
   totalTimeoutMs: number;
-  observe?: UpstreamObserver;
+  observe: UpstreamObserver;
 }
 
 export interface RelayRequest {
@@ -33,39 +33,35 @@ export interface RelayRequest {
  * Pipes one upstream response to the client as it comes: status, headers (less hop-by-hop)
  * and body bytes untouched. Failover happens inside `streamUpstream`, before the status line,
  * so a client never gets bytes from two upstreams. A client that leaves aborts the upstream
- * call at once.
+ * call at once. Errors before the status line are thrown, for the door to answer.
  */
 export async function relayUpstream(
   req: Request,
   res: Response,
+  ctx: RequestContext,
   settings: RelaySettings,
   relay: RelayRequest,
 ): Promise<void> {
-  const clientGone = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) clientGone.abort(new ClientGoneError());
-  });
-  const { signal, dispose } = withDeadline(clientGone.signal, settings.totalTimeoutMs, 'total timeout');
+  const { signal, dispose } = withDeadline(ctx.clientGone, settings.totalTimeoutMs, 'total_timeout');
+  const headers = pickForwardedHeaders(req.headers);
+  if (relay.contentType !== undefined) headers['content-type'] = relay.contentType;
   try {
     await streamUpstream(
       settings.upstreams,
       {
         endpoint: relay.endpoint,
         method: relay.method,
-        headers: {
-          ...pickForwardedHeaders(req.headers),
-          ...(relay.contentType === undefined ? {} : { 'content-type': relay.contentType }),
-        },
+        headers,
         clientAuthorization: req.headers.authorization,
         ...(relay.body === undefined ? {} : { body: relay.body }),
         signal,
         maxTries: settings.maxTries,
         timeouts: settings.timeouts,
       },
-      (upstream, statusCode, headers) => {
-        res.locals.upstream = upstream.label;
-        res.status(statusCode);
-        for (const [name, value] of Object.entries(relayableResponseHeaders(headers)))
+      (upstream, statusCode, upstreamHeaders) => {
+        ctx.upstream = upstream.label;
+        res.statusCode = statusCode;
+        for (const [name, value] of Object.entries(relayableResponseHeaders(upstreamHeaders)))
           res.setHeader(name, value);
         // The status line goes out now, so an SSE client sees its 200 before the first event.
         res.flushHeaders();
@@ -74,7 +70,7 @@ export async function relayUpstream(
       settings.observe,
     );
   } catch (error) {
-    if (clientGone.signal.aborted) return;
+    if (ctx.left) return;
     // Before the status line: a clean OpenAI-shaped error. After it: the body is cut, which a
     // streaming client sees as an unfinished stream (no [DONE]), never as a shortened success.
     if (!res.headersSent) throw toUpstreamError(signal.aborted ? signal.reason : error, settings.timeouts);

@@ -1,4 +1,7 @@
-import type { GatewayConfig, GatewayMetrics, Logger } from '@openai-proxy/shared';
+import type { Logger } from '@openai-proxy/shared';
+import type { GatewayConfig } from '../config.js';
+import type { GatewayMetrics } from '../observability/gateway-metrics.js';
+import type { Guard } from '../pipeline/guard.js';
 import type { NonStreamCompleter } from '../relay/non-stream-completer.js';
 import type { RelaySettings } from '../relay/upstream-relay.js';
 
@@ -9,4 +12,6 @@ export interface RouteDeps {
   metrics: GatewayMetrics;
   completer: NonStreamCompleter;
   relay: RelaySettings;
+  /** The `/v1` checks this configuration turns on (see guard.ts). */
+  guard: Guard;
 }

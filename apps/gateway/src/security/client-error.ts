@@ -1,36 +1,29 @@
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { GatewayMetrics, OpenAIErrorBody } from '@openai-proxy/shared';
-import { rejectionReason } from '../middleware/error-handler.js';
+import { ERROR_CODES, type ErrorCode, type OpenAIErrorBody } from '@openai-proxy/shared';
+import type { GatewayMetrics } from '../observability/gateway-metrics.js';
+import { rejectionReason } from '../observability/rejection-reason.js';
 
 interface Refusal {
-  status: number;
   reason: string;
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
 function refusalFor(code: unknown): Refusal {
   if (code === 'HPE_HEADER_OVERFLOW')
     return {
-      status: 431,
       reason: 'Request Header Fields Too Large',
       code: 'request_headers_too_large',
       message: 'The request line and headers are larger than the proxy accepts.',
     };
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
     return {
-      status: 408,
       reason: 'Request Timeout',
       code: 'request_timeout',
       message: 'The request was not received in time.',
     };
-  return {
-    status: 400,
-    reason: 'Bad Request',
-    code: 'bad_http_request',
-    message: 'The request is not valid HTTP.',
-  };
+  return { reason: 'Bad Request', code: 'bad_http_request', message: 'The request is not valid HTTP.' };
 }
 
 /**
@@ -46,15 +39,16 @@ export function answerClientErrors(server: Server, metrics: GatewayMetrics): voi
       return;
     }
     const refusal = refusalFor(error.code);
-    metrics.rejected.inc({ reason: rejectionReason(refusal.status) });
+    const { status, type } = ERROR_CODES[refusal.code];
+    metrics.rejected.inc({ reason: rejectionReason(status) });
     const body: OpenAIErrorBody = {
-      error: { message: refusal.message, type: 'invalid_request_error', param: null, code: refusal.code },
+      error: { message: refusal.message, type, param: null, code: refusal.code },
     };
     const json = JSON.stringify(body);
     // Destroyed once written: a slow client must not keep even a half-closed socket.
     socket.once('finish', () => socket.destroy());
     socket.end(
-      `HTTP/1.1 ${refusal.status} ${refusal.reason}\r\nContent-Type: application/json\r\n` +
+      `HTTP/1.1 ${status} ${refusal.reason}\r\nContent-Type: application/json\r\n` +
         `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
     );
   });

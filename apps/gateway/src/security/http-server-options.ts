@@ -1,5 +1,5 @@
 import type { ServerOptions } from 'node:http';
-import type { GatewayConfig } from '@openai-proxy/shared';
+import type { GatewayConfig } from '../config.js';
 
 /** Node checks head and request timeouts on a timer; it must run often enough for short ones. */
 const MAX_CHECK_INTERVAL_MS = 30_000;

@@ -1,17 +1,30 @@
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+
 /**
- * Whether a parsed JSON value nests objects and arrays deeper than `maxDepth` (a bare scalar
- * is depth 0, `{}` and `[]` depth 1). Walks with its own stack: the check must not itself
- * overflow the call stack on the very input it guards against.
+ * Whether JSON text nests objects and arrays deeper than `maxDepth` (`{}` and `[]` are depth 1),
+ * by one scan of its bytes, before anything is parsed or copied: brackets inside strings do not
+ * count. The text need not be valid JSON; the parser judges that afterwards.
  */
-export function exceedsJsonDepth(value: unknown, maxDepth: number): boolean {
-  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    if (typeof item.value !== 'object' || item.value === null) continue;
-    const depth = item.depth + 1;
-    if (depth > maxDepth) return true;
-    const children = Array.isArray(item.value) ? item.value : Object.values(item.value);
-    for (const child of children) {
-      if (typeof child === 'object' && child !== null) stack.push({ value: child, depth });
+export function exceedsJsonDepth(bytes: Uint8Array, maxDepth: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let index = 0; index < bytes.length; index += 1) {
+    const byte = bytes[index];
+    if (inString) {
+      if (byte === BACKSLASH) index += 1;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) {
+      inString = true;
+    } else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+      depth += 1;
+      if (depth > maxDepth) return true;
+    } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
+      depth -= 1;
     }
   }
   return false;

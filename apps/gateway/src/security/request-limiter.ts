@@ -1,10 +1,11 @@
-import { createRedis, type GatewayConfig, type Logger } from '@openai-proxy/shared';
+import { createRedis, type Logger } from '@openai-proxy/shared';
 import {
   type RateLimiterAbstract,
   RateLimiterMemory,
   RateLimiterRedis,
   RateLimiterRes,
 } from 'rate-limiter-flexible';
+import type { GatewayConfig } from '../config.js';
 
 /** What one request learns from the limiter; the numbers become `x-ratelimit-*` headers. */
 export interface LimitDecision {

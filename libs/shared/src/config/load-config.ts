@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { type GatewayConfig, gatewaySchema, type WorkerConfig, workerSchema } from './schema.js';
+import type { UpstreamConfig } from './schema.js';
 
 /** A configuration that cannot run; the message names each variable and what it expected. */
 export class ConfigError extends Error {
@@ -9,35 +9,29 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
-function parseOrThrow<T extends z.ZodType>(schema: T, env: Env): z.infer<T> {
+/**
+ * An app's configuration from the environment, checked against its schema (which includes the
+ * upstream variables): every bad variable is named with what it expected.
+ */
+export function loadConfig<T extends z.ZodType<UpstreamConfig>>(schema: T, env: Env): z.infer<T> {
   const parsed = schema.safeParse(env);
-  if (parsed.success) return parsed.data;
-  const lines = parsed.error.issues.map(
-    (issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`,
-  );
-  throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
-}
-
-export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
-  const config = parseOrThrow(gatewaySchema, env);
-  checkUpstreamKeys(config.UPSTREAM_API_URL, config.UPSTREAM_API_KEY);
-  return config;
-}
-
-export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
-  const config = parseOrThrow(workerSchema, env);
-  checkUpstreamKeys(config.UPSTREAM_API_URL, config.UPSTREAM_API_KEY);
-  return config;
-}
-
-function checkUpstreamKeys(urls: string[], keys: string[]): void {
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(
+      (issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`,
+    );
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const config = parsed.data;
+  const urls = config.UPSTREAM_API_URL;
+  const keys = config.UPSTREAM_API_KEY;
   if (keys.length > 1 && keys.length !== urls.length) {
     throw new ConfigError(
       `Invalid configuration:\n  UPSTREAM_API_KEY: has ${keys.length} keys for ${urls.length} URLs in UPSTREAM_API_URL; give one key, or one per URL`,
     );
   }
+  return config;
 }
 
 /**

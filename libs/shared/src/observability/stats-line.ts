@@ -1,7 +1,5 @@
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
-import type { GatewayMetrics } from './metrics.js';
-import type { WorkerMetrics } from './worker-metrics.js';
 
 /** Totals since the process started. */
 export interface StatsTotals {
@@ -63,36 +61,11 @@ export function startStatsLine(options: StatsLineOptions): StatsLine {
   return { stop: () => clearInterval(timer) };
 }
 
-/** Probes and scrapes are not traffic: the line counts what clients asked for. */
-const PROBE_ROUTES = new Set(['/health', '/ready', '/metrics']);
-
-async function sumOf<T extends string>(
+/** The sum of a counter's series whose labels `include` accepts, for a stats sample. */
+export async function counterSum<T extends string>(
   counter: Counter<T>,
   include: (labels: Partial<Record<T, string | number>>) => boolean,
 ): Promise<number> {
   const { values } = await counter.get();
   return values.reduce((sum, sample) => (include(sample.labels) ? sum + sample.value : sum), 0);
-}
-
-/** Gateway: answered requests (probes aside); errors are 5xx answers (the proxy or its upstream failed). */
-export function gatewayStatsSample(metrics: GatewayMetrics): () => Promise<StatsTotals> {
-  const traffic = (labels: { route?: string | number }) => !PROBE_ROUTES.has(String(labels.route));
-  return async () => ({
-    requests: await sumOf(metrics.httpRequests, traffic),
-    errors: await sumOf(
-      metrics.httpRequests,
-      (labels) => traffic(labels) && String(labels.status).startsWith('5'),
-    ),
-  });
-}
-
-/** Worker child: jobs processed; errors are jobs that did not end in an answer from the model. */
-export function workerStatsSample(metrics: WorkerMetrics): () => Promise<StatsTotals> {
-  return async () => ({
-    requests: await sumOf(metrics.jobs, () => true),
-    errors: await sumOf(
-      metrics.jobs,
-      (labels) => labels.outcome !== 'success' && labels.outcome !== 'cancelled',
-    ),
-  });
 }

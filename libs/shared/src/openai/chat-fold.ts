@@ -71,8 +71,6 @@ import type {
   ChatCompletionMessage,
   ChatCompletionMessageToolCall,
   CompletionFold,
-  CompletionShape,
-  CompletionUsage,
   JsonObject,
 } from './types.js';
 

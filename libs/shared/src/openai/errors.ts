@@ -1,16 +1,67 @@
 /**
  * Errors a client can see. Every one has OpenAI's shape:
  * `{"error":{"message","type","param","code"}}`, a stable `code` and an HTTP status.
+ * Every code the proxy itself produces is in `ERROR_CODES`, with its status and type; nothing
+ * else makes up a code.
  */
 
 export type OpenAIErrorType =
   | 'invalid_request_error'
-  | 'authentication_error'
   | 'rate_limit_error'
   | 'server_error'
   | 'upstream_error'
   | 'timeout_error'
   | 'service_unavailable';
+
+const invalid = (status: number) => ({ status, type: 'invalid_request_error' }) as const;
+const upstream = { status: 502, type: 'upstream_error' } as const;
+const unavailable = { status: 503, type: 'service_unavailable' } as const;
+const timeout = { status: 504, type: 'timeout_error' } as const;
+
+export const ERROR_CODES = {
+  invalid_request: invalid(400),
+  invalid_path: invalid(400),
+  invalid_json: invalid(400),
+  invalid_body: invalid(400),
+  invalid_type: invalid(400),
+  invalid_value: invalid(400),
+  missing_required_parameter: invalid(400),
+  empty_array: invalid(400),
+  json_too_deep: invalid(400),
+  bad_http_request: invalid(400),
+  missing_api_key: invalid(401),
+  invalid_api_key: invalid(401),
+  not_found: invalid(404),
+  /** The client took too long to send its request (head or body). */
+  request_timeout: invalid(408),
+  request_too_large: invalid(413),
+  unsupported_media_type: invalid(415),
+  unsupported_charset: invalid(415),
+  unsupported_content_encoding: invalid(415),
+  rate_limit_exceeded: { status: 429, type: 'rate_limit_error' },
+  request_headers_too_large: invalid(431),
+  internal_error: { status: 500, type: 'server_error' },
+  upstream_unavailable: upstream,
+  upstream_stream_error: upstream,
+  upstream_malformed_chunk: upstream,
+  upstream_stream_truncated: upstream,
+  upstream_stream_empty: upstream,
+  /** The worker farm gave up on a job (its worker died more than once). */
+  job_failed: { status: 502, type: 'server_error' },
+  gateway_overloaded: unavailable,
+  queue_full: unavailable,
+  queue_unavailable: unavailable,
+  shutting_down: unavailable,
+  connect_timeout: timeout,
+  first_byte_timeout: timeout,
+  idle_timeout: timeout,
+  /** A streamed answer ran past UPSTREAM_TOTAL_TIMEOUT_MS. */
+  total_timeout: timeout,
+  /** A non-stream answer was not ready by REQUEST_TIMEOUT_MS (queue time included). */
+  deadline_exceeded: timeout,
+} as const satisfies Record<string, { status: number; type: OpenAIErrorType }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
 
 export interface OpenAIErrorBody {
   error: {
@@ -22,9 +73,6 @@ export interface OpenAIErrorBody {
 }
 
 export interface ProxyErrorOptions {
-  status: number;
-  code: string;
-  type: OpenAIErrorType;
   param?: string | null;
   /** Seconds, sent as `Retry-After` on 429/503 answers. */
   retryAfterSeconds?: number;
@@ -34,17 +82,19 @@ export interface ProxyErrorOptions {
 /** An error with a status and a stable code, rendered to the client in OpenAI's shape. */
 export class ProxyError extends Error {
   readonly status: number;
-  readonly code: string;
   readonly type: OpenAIErrorType;
   readonly param: string | null;
   readonly retryAfterSeconds: number | undefined;
 
-  constructor(message: string, options: ProxyErrorOptions) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: ProxyErrorOptions = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ProxyError';
-    this.status = options.status;
-    this.code = options.code;
-    this.type = options.type;
+    this.status = ERROR_CODES[code].status;
+    this.type = ERROR_CODES[code].type;
     this.param = options.param ?? null;
     this.retryAfterSeconds = options.retryAfterSeconds;
   }
@@ -58,32 +108,36 @@ export function isProxyError(value: unknown): value is ProxyError {
   return value instanceof ProxyError;
 }
 
-/** The body for an unexpected failure: no internals leak, the request id lets operators find the log line. */
-export function internalErrorBody(requestId: string): OpenAIErrorBody {
-  return {
-    error: {
-      message: `The proxy failed unexpectedly while handling this request (request id ${requestId}).`,
-      type: 'server_error',
-      param: null,
-      code: 'internal_error',
-    },
-  };
+/** An unexpected failure: no internals leak, the request id lets operators find the log line. */
+export function internalError(requestId: string, cause?: unknown): ProxyError {
+  return new ProxyError(
+    'internal_error',
+    `The proxy failed unexpectedly while handling this request (request id ${requestId}).`,
+    { cause },
+  );
 }
 
-/** Constructors for the errors the proxy itself produces, so codes stay stable in one place. */
+/** Any failure as the ProxyError a client sees: a ProxyError as is, anything else a 500. */
+export function asProxyError(error: unknown, requestId: string): ProxyError {
+  return isProxyError(error) ? error : internalError(requestId, error);
+}
+
+const TIMEOUT_CODES = {
+  connect: 'connect_timeout',
+  'first byte': 'first_byte_timeout',
+  idle: 'idle_timeout',
+} as const satisfies Record<string, ErrorCode>;
+
+/** Shorthands for the errors raised in more than one place. */
 export const errors = {
-  badRequest: (message: string, param: string | null = null, code = 'invalid_request') =>
-    new ProxyError(message, { status: 400, code, type: 'invalid_request_error', param }),
-  upstreamStream: (message: string, code: string, cause?: unknown) =>
-    new ProxyError(message, { status: 502, code, type: 'upstream_error', cause }),
+  badRequest: (message: string, param: string | null = null, code: ErrorCode = 'invalid_request') =>
+    new ProxyError(code, message, { param }),
+  upstreamStream: (message: string, code: ErrorCode, cause?: unknown) =>
+    new ProxyError(code, message, { cause }),
   upstreamUnavailable: (message: string, cause?: unknown) =>
-    new ProxyError(message, { status: 502, code: 'upstream_unavailable', type: 'upstream_error', cause }),
-  timeout: (which: string, ms: number) =>
-    new ProxyError(`The upstream ${which} timeout (${ms} ms) expired.`, {
-      status: 504,
-      code: `${which.replaceAll(' ', '_')}_timeout`,
-      type: 'timeout_error',
-    }),
-  unavailable: (message: string, code: string, retryAfterSeconds = 1) =>
-    new ProxyError(message, { status: 503, code, type: 'service_unavailable', retryAfterSeconds }),
+    new ProxyError('upstream_unavailable', message, { cause }),
+  timeout: (which: keyof typeof TIMEOUT_CODES, ms: number) =>
+    new ProxyError(TIMEOUT_CODES[which], `The upstream ${which} timeout (${ms} ms) expired.`),
+  unavailable: (message: string, code: ErrorCode, retryAfterSeconds = 1) =>
+    new ProxyError(code, message, { retryAfterSeconds }),
 } as const;

@@ -1,3 +1,4 @@
+import type { Answer, AnswerUsage } from './answer.js';
 import { ChatCompletionFold } from './chat-fold.js';
 import { errors } from './errors.js';
 import { readSseData } from './sse-reader.js';
@@ -7,16 +8,14 @@ import type { ChatCompletion, CompletionFold, JsonObject, TextCompletion } from 
 /** `chat` for /v1/chat/completions, `completion` for the legacy /v1/completions. */
 export type CompletionKind = 'chat' | 'completion';
 
-export interface FoldedAnswer {
-  /** The completion, serialised once; written to the client as is. */
-  json: string;
-  /** How many chunks the upstream sent (not counting `[DONE]`). */
-  chunks: number;
-  /** The model the upstream named, null when it named none. */
-  model: string | null;
-  /** Null when the upstream sent no usage; a count it left out is 0. */
-  usage: { prompt_tokens: number; completion_tokens: number } | null;
-}
+/** Where each kind lives below `/v1`, on the client's side and the upstream's alike. */
+export const COMPLETION_ENDPOINTS: Readonly<Record<CompletionKind, string>> = {
+  chat: '/chat/completions',
+  completion: '/completions',
+};
+
+/** What a fold makes of a stream: the answer's body (serialised once) and how many chunks it took. */
+export type FoldedAnswer = Pick<Answer, 'body' | 'model' | 'usage'> & { chunks: number };
 
 /**
  * Reads an upstream's SSE body and folds it into one non-stream answer.
@@ -68,7 +67,7 @@ export async function foldUpstreamStream(
     );
   }
   return {
-    json: JSON.stringify(completion),
+    body: JSON.stringify(completion),
     chunks: fold.chunkCount,
     model: completion.model !== '' ? completion.model : null,
     usage: usageCounts(completion.usage),
@@ -154,7 +153,7 @@ function excerpt(text: string): string {
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 
-function usageCounts(usage: JsonObject | null): FoldedAnswer['usage'] {
+function usageCounts(usage: JsonObject | null): AnswerUsage | null {
   if (usage === null) return null;
   return { prompt_tokens: count(usage.prompt_tokens), completion_tokens: count(usage.completion_tokens) };
 }

@@ -1,10 +1,12 @@
-import type { CompletionKind, FoldedAnswer } from '../openai/fold-stream.js';
+import type { Answer, AnswerUsage } from '../openai/answer.js';
+import { ERROR_CODES, type ErrorCode } from '../openai/errors.js';
+import type { CompletionKind } from '../openai/fold-stream.js';
 
 /** What a gateway puts on the queue for one non-stream request. */
 export interface CompletionJobData {
   kind: CompletionKind;
-  /** The validated client body; the worker adds `stream: true` itself. */
-  body: Record<string, unknown>;
+  /** The upstream body, serialised once by the gateway (`stream: true` already in it). */
+  body: string;
   /** Allow-listed client headers for the upstream. */
   headers: Record<string, string>;
   /** The client's Authorization; absent when upstream keys are configured server-side. */
@@ -18,98 +20,94 @@ export interface CompletionJobData {
   acceptedAt: number;
 }
 
-/** Token counts of one answer, as the upstream reported them; null when it reported none. */
-export type AnswerUsage = FoldedAnswer['usage'];
-
-/**
- * A job's answer as it travels: `<jobId>\n<status>\n<queueWaitMs>\n<meta>\n<body>`, where
- * `<meta>` is one line of JSON (`JSON.stringify` never writes a raw newline) with the upstream,
- * model and usage, for the gateway's logs and token metrics. The body is the final JSON,
- * serialised once by the worker; the gateway writes it without parsing it again.
- * Only `encodeResult` and `decodeResult` know this format.
- */
-export interface CompletionResult {
+/** A job's answer as it travels back to the gateway that waits for it. */
+export type QueuedAnswer = Answer & {
   jobId: string;
-  status: number;
   /** How long the job waited in the queue before a worker took it. */
   queueWaitMs: number;
-  body: string;
-  /** The upstream's metric label; null when none answered. */
-  upstream?: string | null;
-  /** The model the upstream named in its answer. */
-  model?: string | null;
-  usage?: AnswerUsage;
+};
+
+/**
+ * The message format, one field a line, the body last:
+ * `<jobId>\n<status>\n<queueWaitMs>\n<upstream>\n<model>\n<usage>\n<errorCode>\n<body>`, where an
+ * empty line is null and `<usage>` is `<prompt> <completion>`. The body is the final JSON,
+ * serialised once by the worker; the gateway writes it without parsing it. Plain lines rather
+ * than a JSON meta object: only the two names from outside (upstream label, model) can hold a
+ * line break, and they are escaped (`\\`, `\n`, `\r`) only when they do.
+ * Only `encodeAnswer` and `decodeAnswer` know this format.
+ */
+const HEADER_LINES = 7;
+
+const NEEDS_ESCAPE = /[\\\r\n]/;
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r' };
+const UNESCAPES: Record<string, string> = { '\\\\': '\\', '\\n': '\n', '\\r': '\r' };
+
+function line(value: string | null): string {
+  if (value === null) return '';
+  return NEEDS_ESCAPE.test(value) ? value.replace(/[\\\r\n]/g, (char) => ESCAPES[char] ?? char) : value;
 }
 
-interface ResultMeta {
-  upstream?: string | null;
-  model?: string | null;
-  usage?: AnswerUsage;
+function unline(text: string): string | null {
+  if (text === '') return null;
+  return text.includes('\\') ? text.replace(/\\[\\nr]/g, (pair) => UNESCAPES[pair] ?? pair) : text;
 }
 
-export function encodeResult(result: CompletionResult): string {
-  const meta: ResultMeta = {};
-  if (result.upstream != null) meta.upstream = result.upstream;
-  if (result.model != null) meta.model = result.model;
-  if (result.usage != null) meta.usage = result.usage;
-  const wait = Math.max(0, Math.round(result.queueWaitMs));
-  return `${result.jobId}\n${result.status}\n${wait}\n${JSON.stringify(meta)}\n${result.body}`;
+export function encodeAnswer(answer: QueuedAnswer): string {
+  const usage =
+    answer.usage === null ? '' : `${answer.usage.prompt_tokens} ${answer.usage.completion_tokens}`;
+  const wait = Math.max(0, Math.round(answer.queueWaitMs));
+  return (
+    `${answer.jobId}\n${answer.status}\n${wait}\n${line(answer.upstream)}\n${line(answer.model)}\n` +
+    `${usage}\n${answer.errorCode ?? ''}\n${answer.body}`
+  );
 }
 
-export function decodeResult(message: string): CompletionResult | undefined {
-  const headerEnds: number[] = [];
+export function decodeAnswer(message: string): QueuedAnswer | undefined {
+  const fields: string[] = [];
   let from = 0;
-  for (let field = 0; field < 4; field += 1) {
+  for (let field = 0; field < HEADER_LINES; field += 1) {
     const at = message.indexOf('\n', from);
     if (at < 0) return undefined;
-    headerEnds.push(at);
+    fields.push(message.slice(from, at));
     from = at + 1;
   }
-  const [idEnd, statusEnd, waitEnd, metaEnd] = headerEnds as [number, number, number, number];
-  const status = Number(message.slice(idEnd + 1, statusEnd));
-  const queueWaitMs = Number(message.slice(statusEnd + 1, waitEnd));
-  if (!Number.isInteger(status) || !Number.isFinite(queueWaitMs)) return undefined;
-  const meta = decodeMeta(message.slice(waitEnd + 1, metaEnd));
-  if (meta === undefined) return undefined;
+  const [jobId, statusText, waitText, upstream, model, usageText, errorCode] = fields as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  const status = Number(statusText);
+  const queueWaitMs = Number(waitText);
+  if (!Number.isInteger(status) || !Number.isFinite(queueWaitMs) || jobId === '') return undefined;
+  const usage = decodeUsage(usageText);
+  if (usage === undefined) return undefined;
+  if (errorCode !== '' && !Object.hasOwn(ERROR_CODES, errorCode)) return undefined;
   return {
-    jobId: message.slice(0, idEnd),
+    jobId,
     status,
     queueWaitMs,
-    upstream: meta.upstream ?? null,
-    model: meta.model ?? null,
-    usage: meta.usage ?? null,
-    body: message.slice(metaEnd + 1),
+    upstream: unline(upstream),
+    model: unline(model),
+    usage,
+    errorCode: errorCode === '' ? null : (errorCode as ErrorCode),
+    body: message.slice(from),
   };
 }
 
-/** The meta line, each field checked; unknown fields are ignored, a wrong type makes it malformed. */
-function decodeMeta(line: string): ResultMeta | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-  const { upstream, model, usage } = parsed as Record<string, unknown>;
-  const meta: ResultMeta = {};
-  if (upstream !== undefined) {
-    if (typeof upstream !== 'string') return undefined;
-    meta.upstream = upstream;
-  }
-  if (model !== undefined) {
-    if (typeof model !== 'string') return undefined;
-    meta.model = model;
-  }
-  if (usage !== undefined) {
-    const counts = (usage ?? {}) as Record<string, unknown>;
-    const { prompt_tokens: prompt, completion_tokens: completion } = counts;
-    if (!isCount(prompt) || !isCount(completion)) return undefined;
-    meta.usage = { prompt_tokens: prompt, completion_tokens: completion };
-  }
-  return meta;
+/** `<prompt> <completion>`; empty is null; anything else makes the message malformed. */
+function decodeUsage(text: string): AnswerUsage | null | undefined {
+  if (text === '') return null;
+  const space = text.indexOf(' ');
+  const prompt = Number(text.slice(0, space));
+  const completion = Number(text.slice(space + 1));
+  if (space < 1 || !isCount(prompt) || !isCount(completion)) return undefined;
+  return { prompt_tokens: prompt, completion_tokens: completion };
 }
 
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+function isCount(value: number): boolean {
+  return Number.isFinite(value) && value >= 0;
 }

@@ -14,10 +14,13 @@ export interface QueueNames {
   cancelChannel: string;
 }
 
-export function queueNames(prefix: string, queue: string): QueueNames {
+/** One queue per prefix: two deployments that share a Redis differ by their prefix. */
+const QUEUE = 'completions';
+
+export function queueNames(prefix: string): QueueNames {
   return {
     prefix,
-    queue,
+    queue: QUEUE,
     resultsChannel: (gatewayId) => `${prefix}:results:${gatewayId}`,
     resultKey: (jobId) => `${prefix}:result:${jobId}`,
     cancelChannel: `${prefix}:cancel`,

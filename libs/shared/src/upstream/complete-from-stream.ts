@@ -1,5 +1,6 @@
-import { isProxyError, type ProxyError } from '../openai/errors.js';
-import { type CompletionKind, foldUpstreamStream } from '../openai/fold-stream.js';
+import { type Answer, errorAnswer } from '../openai/answer.js';
+import { isProxyError } from '../openai/errors.js';
+import { COMPLETION_ENDPOINTS, type CompletionKind, foldUpstreamStream } from '../openai/fold-stream.js';
 import {
   callUpstream,
   toUpstreamError,
@@ -9,7 +10,6 @@ import {
 import type { UpstreamSet } from './upstream-set.js';
 
 export interface NonStreamSettings {
-  includeUsage: boolean;
   maxTries: number;
   /** Further attempts when a stream breaks mid-way; safe because nothing reached the client yet. */
   streamRetries: number;
@@ -18,26 +18,12 @@ export interface NonStreamSettings {
 
 export interface NonStreamRequest {
   kind: CompletionKind;
-  /** The client's body; `stream` is false or absent. Unknown fields travel on untouched. */
-  body: Record<string, unknown>;
+  /** The upstream body, serialised once by the gateway with `stream: true` (see `streamingBody`). */
+  body: string;
   headers: Record<string, string>;
   clientAuthorization: string | undefined;
   signal: AbortSignal;
 }
-
-/** The answer to send: a status and the body, serialised once, written as is. */
-export interface NonStreamAnswer {
-  status: number;
-  body: string;
-  upstream: string | null;
-  model: string | null;
-  usage: { prompt_tokens: number; completion_tokens: number } | null;
-  chunks: number;
-  /** The proxy's own error code when the answer is one of its errors. */
-  errorCode: string | null;
-}
-
-const ENDPOINTS: Record<CompletionKind, string> = { chat: '/chat/completions', completion: '/completions' };
 
 /** Stream breaks worth another try: the connection or the stream ended early, the upstream went quiet. */
 const RETRYABLE_STREAM_CODES = new Set([
@@ -47,26 +33,16 @@ const RETRYABLE_STREAM_CODES = new Set([
   'idle_timeout',
 ]);
 
-export function toStreamingBody(
-  body: Record<string, unknown>,
-  includeUsage: boolean,
-): Record<string, unknown> {
-  if (!includeUsage) return { ...body, stream: true };
+/**
+ * The client's body as the upstream gets it for a fold: `stream: true`, and, with
+ * `includeUsage`, `stream_options.include_usage` so the folded answer carries usage.
+ * Serialised here, once; every other field travels on untouched.
+ */
+export function streamingBody(body: Record<string, unknown>, includeUsage: boolean): string {
+  if (!includeUsage) return JSON.stringify({ ...body, stream: true });
   const options =
     typeof body.stream_options === 'object' && body.stream_options !== null ? body.stream_options : {};
-  return { ...body, stream: true, stream_options: { ...options, include_usage: true } };
-}
-
-export function errorAnswer(error: ProxyError, upstream: string | null = null): NonStreamAnswer {
-  return {
-    status: error.status,
-    body: JSON.stringify(error.toBody()),
-    upstream,
-    model: null,
-    usage: null,
-    chunks: 0,
-    errorCode: error.code,
-  };
+  return JSON.stringify({ ...body, stream: true, stream_options: { ...options, include_usage: true } });
 }
 
 /**
@@ -80,8 +56,7 @@ export async function completeFromStream(
   settings: NonStreamSettings,
   request: NonStreamRequest,
   observe?: UpstreamObserver,
-): Promise<NonStreamAnswer> {
-  const body = JSON.stringify(toStreamingBody(request.body, settings.includeUsage));
+): Promise<Answer & { chunks: number }> {
   for (let attempt = 0; ; attempt += 1) {
     let label: string | null = null;
     let streamStarted = false;
@@ -89,11 +64,11 @@ export async function completeFromStream(
       const response = await callUpstream(
         upstreams,
         {
-          endpoint: ENDPOINTS[request.kind],
+          endpoint: COMPLETION_ENDPOINTS[request.kind],
           method: 'POST',
           headers: request.headers,
           clientAuthorization: request.clientAuthorization,
-          body,
+          body: request.body,
           signal: request.signal,
           maxTries: settings.maxTries,
           timeouts: settings.timeouts,
@@ -110,14 +85,14 @@ export async function completeFromStream(
           upstream: label,
           model: null,
           usage: null,
-          chunks: 0,
           errorCode: null,
+          chunks: 0,
         };
       }
       streamStarted = true;
       try {
         const folded = await foldUpstreamStream(request.kind, response.body);
-        return { status: 200, body: folded.json, upstream: label, ...folded, errorCode: null };
+        return { status: 200, upstream: label, errorCode: null, ...folded };
       } catch (error) {
         if (
           !isProxyError(error) ||
@@ -132,7 +107,7 @@ export async function completeFromStream(
       const proxyError = toUpstreamError(error, settings.timeouts);
       const retryable = streamStarted && RETRYABLE_STREAM_CODES.has(proxyError.code);
       if (retryable && attempt < settings.streamRetries) continue;
-      return errorAnswer(proxyError, label);
+      return { ...errorAnswer(proxyError, label), chunks: 0 };
     }
   }
 }

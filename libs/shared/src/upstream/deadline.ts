@@ -1,4 +1,4 @@
-import { ProxyError } from '../openai/errors.js';
+import { type ErrorCode, ProxyError } from '../openai/errors.js';
 
 /** The reason a call is aborted when its client went away; nothing is sent to anyone. */
 export class ClientGoneError extends Error {
@@ -8,29 +8,33 @@ export class ClientGoneError extends Error {
   }
 }
 
-export function deadlineError(what: string, ms: number): ProxyError {
-  return new ProxyError(`The ${what} (${ms} ms) expired before the answer was complete.`, {
-    status: 504,
-    code: `${what.replaceAll(' ', '_')}`,
-    type: 'timeout_error',
-  });
+/** The deadlines a whole request can have, each with the setting that names it. */
+const DEADLINES = {
+  deadline_exceeded: 'request timeout (REQUEST_TIMEOUT_MS)',
+  total_timeout: 'total timeout (UPSTREAM_TOTAL_TIMEOUT_MS)',
+} as const satisfies Partial<Record<ErrorCode, string>>;
+
+export type DeadlineCode = keyof typeof DEADLINES;
+
+export function deadlineError(code: DeadlineCode, ms: number): ProxyError {
+  return new ProxyError(code, `The ${DEADLINES[code]}, ${ms} ms, expired before the answer was complete.`);
 }
 
 /**
- * A signal that aborts when `parent` does, or when `ms` pass (0: never), with a ProxyError
- * naming the timeout as its reason. `dispose` clears the timer once the work is done.
+ * A signal that aborts when `parent` does, or when `ms` pass (0: never), with the deadline's
+ * ProxyError as its reason. `dispose` clears the timer once the work is done.
  */
 export function withDeadline(
   parent: AbortSignal,
   ms: number,
-  what: string,
+  code: DeadlineCode,
 ): { signal: AbortSignal; dispose: () => void } {
   if (ms <= 0) return { signal: parent, dispose: () => {} };
   const controller = new AbortController();
   const onParentAbort = () => controller.abort(parent.reason);
   if (parent.aborted) onParentAbort();
   else parent.addEventListener('abort', onParentAbort, { once: true });
-  const timer = setTimeout(() => controller.abort(deadlineError(what, ms)), ms);
+  const timer = setTimeout(() => controller.abort(deadlineError(code, ms)), ms);
   timer.unref();
   return {
     signal: controller.signal,

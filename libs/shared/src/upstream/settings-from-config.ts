@@ -14,7 +14,6 @@ export function upstreamTimeouts(config: UpstreamConfig): UpstreamTimeouts {
 /** How non-stream requests call upstreams: the same for workers and standalone gateways. */
 export function nonStreamSettings(config: UpstreamConfig): NonStreamSettings {
   return {
-    includeUsage: config.UPSTREAM_INCLUDE_USAGE,
     maxTries: config.UPSTREAM_MAX_TRIES,
     streamRetries: config.UPSTREAM_STREAM_RETRIES,
     timeouts: upstreamTimeouts(config),

@@ -1,8 +1,5 @@
+import { type AnswerTokens, DURATION_BUCKETS, tokenCounter } from '@openai-proxy/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
-import { type AnswerTokens, tokenCounter } from './token-counter.js';
-
-const JOB_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
-const FIRST_BYTE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 /**
  * Metrics of one worker child. The cluster primary sums its children's registries
@@ -46,7 +43,7 @@ export function createWorkerMetrics(
       name: 'openai_proxy_worker_job_duration_seconds',
       help: 'Time a worker spent on one job, by outcome.',
       labelNames: ['outcome'],
-      buckets: JOB_BUCKETS,
+      buckets: DURATION_BUCKETS,
       registers,
     }),
     upstreamRequests: new Counter({
@@ -59,7 +56,7 @@ export function createWorkerMetrics(
       name: 'openai_proxy_worker_upstream_first_byte_seconds',
       help: 'Time until an upstream called by a worker answered with its status line.',
       labelNames: ['upstream'],
-      buckets: FIRST_BYTE_BUCKETS,
+      buckets: DURATION_BUCKETS,
       registers,
     }),
     chunks: new Counter({

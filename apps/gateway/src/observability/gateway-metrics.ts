@@ -1,13 +1,11 @@
+import { type AnswerTokens, DURATION_BUCKETS, tokenCounter } from '@openai-proxy/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
-import { type AnswerTokens, tokenCounter } from './token-counter.js';
 
 /**
  * The gateway's metrics, on a registry passed in (never prom-client's global one, so tests and
  * several servers in one process do not collide). Labels are bounded: routes are templates,
  * upstreams come from configuration, models from upstream answers; never ids or keys.
  */
-
-const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 export interface GatewayMetrics {
   registry: Registry;
@@ -49,7 +47,7 @@ export function createGatewayMetrics(
       name: 'openai_proxy_http_request_duration_seconds',
       help: 'Time from request to the end of the response, by route template, method and status.',
       labelNames: ['route', 'method', 'status'],
-      buckets: LATENCY_BUCKETS,
+      buckets: DURATION_BUCKETS,
       registers,
     }),
     inFlight: new Gauge({
@@ -67,20 +65,20 @@ export function createGatewayMetrics(
       name: 'openai_proxy_upstream_first_byte_seconds',
       help: 'Time until an upstream answered with its status line.',
       labelNames: ['upstream'],
-      buckets: LATENCY_BUCKETS,
+      buckets: DURATION_BUCKETS,
       registers,
     }),
     queueWait: new Histogram({
       name: 'openai_proxy_queue_wait_seconds',
       help: 'Time a non-stream job waited in the queue before a worker took it.',
-      buckets: LATENCY_BUCKETS,
+      buckets: DURATION_BUCKETS,
       registers,
     }),
     queuedRequestDuration: new Histogram({
       name: 'openai_proxy_queued_request_duration_seconds',
       help: 'End-to-end time of non-stream requests sent through the queue, by status (`aborted`: the client left).',
       labelNames: ['status'],
-      buckets: LATENCY_BUCKETS,
+      buckets: DURATION_BUCKETS,
       registers,
     }),
     tokens,

@@ -1,0 +1,57 @@
+import { commonVars, type Env, intVar, listVar, loadConfig, stringVar } from '@openai-proxy/shared';
+import { z } from 'zod';
+
+/**
+ * Guarding the door: what a client may send and how often. Bodies and headers are bounded
+ * before they are read in full; slow clients are cut off; keys are compared in constant time
+ * and never stored in clear. README, "Security", has the statuses each check answers with.
+ */
+const guardVars = {
+  /** Largest request body: 413 before the body is read when Content-Length says more, else once it passes. */
+  MAX_BODY_BYTES: intVar(10_485_760, 1),
+  /** Deepest nesting of objects and arrays in a JSON body (deep JSON is costly to copy and serialise). */
+  MAX_JSON_DEPTH: intVar(100, 1),
+  /** Largest request head (request line and headers); larger gets 431. Node's own default. */
+  MAX_HEADER_BYTES: intVar(16_384, 1_024),
+  /** Time a client has to send the request head; then 408 and the connection closes (slow-loris). */
+  CLIENT_HEADERS_TIMEOUT_MS: intVar(60_000, 1),
+  /** Time a client has to send the whole request, body included (not to wait for the answer). 0: off. */
+  CLIENT_REQUEST_TIMEOUT_MS: intVar(300_000, 0),
+  /** Keys clients must present as `Authorization: Bearer <key>`. Empty: open, the client's key passes on. */
+  GATEWAY_API_KEYS: listVar(),
+  /** Requests per client (its key, or its IP without one) per window, shared through Redis. 0: off. */
+  RATE_LIMIT_REQUESTS: intVar(0, 0),
+  RATE_LIMIT_WINDOW_SECONDS: intVar(60, 1),
+  /** Proxies in front of the gateway whose `X-Forwarded-For` is trusted for the client IP. 0: none. */
+  TRUST_PROXY_HOPS: intVar(0, 0),
+} as const;
+
+/** Every variable the gateway reads, with its default. */
+export const gatewayVars = {
+  ...commonVars,
+  ...guardVars,
+  PORT: intVar(3000, 0, 65_535),
+  HOST: stringVar('0.0.0.0'),
+  GATEWAY_PROCESSES: intVar(1, 1),
+  /** Non-stream requests: how long the client may wait for its folded answer, queue time included. */
+  REQUEST_TIMEOUT_MS: intVar(900_000, 1),
+  /** Waiters older than this re-check the job's stored result, in case a pub/sub message was missed. */
+  RESULT_POLL_INTERVAL_MS: intVar(5_000, 50),
+  /** Requests this gateway process handles at once; past it, 503 with Retry-After. */
+  MAX_INFLIGHT: intVar(5_000, 1),
+  /** Jobs waiting in the queue; past it, new non-stream requests get 503 with Retry-After. */
+  MAX_QUEUE_DEPTH: intVar(10_000, 1),
+  /**
+   * Non-stream requests: after this many ms without an answer, send the 200 status and then a
+   * space every interval until the JSON is ready (JSON allows leading whitespace), for load
+   * balancers that drop idle responses. Errors after that point travel in the body. 0: off.
+   */
+  NONSTREAM_KEEPALIVE_MS: intVar(0, 0),
+} as const;
+
+export const gatewaySchema = z.object(gatewayVars);
+export type GatewayConfig = z.infer<typeof gatewaySchema>;
+
+export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
+  return loadConfig(gatewaySchema, env);
+}

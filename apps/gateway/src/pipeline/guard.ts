@@ -1,0 +1,84 @@
+import { errors, ProxyError } from '@openai-proxy/shared';
+import type { Request, Response } from 'express';
+import type { GatewayConfig } from '../config.js';
+import { AccessKeySet, keyDigest } from '../security/access-key-set.js';
+import { bearerToken } from '../security/bearer-token.js';
+import type { RequestLimiter } from '../security/request-limiter.js';
+import { tooLarge } from './read-body.js';
+import type { RequestContext } from './request-context.js';
+
+/** `..` or `.` as a path segment, also percent-encoded (`%2e`) or with a backslash for a slash. */
+const DOT_SEGMENT = /(?:^|[/\\])(?:\.|%2e){1,2}(?:[/\\?#]|$)/i;
+
+export type Guard = (req: Request, res: Response, ctx: RequestContext) => Promise<void> | void;
+
+/**
+ * The checks every `/v1` request passes before its body is read or an upstream is picked, in
+ * order of cost, built once from the configuration so a request runs only what is on:
+ * 1. a target that stays below the configured upstream's `/v1`: no absolute form
+ *    (`GET http://other-host/v1/...`), no dot segments that would climb out of it;
+ * 2. a declared size within `MAX_BODY_BYTES` (413 before a byte of the body is read);
+ * 3. with `GATEWAY_API_KEYS`, one of them as `Authorization: Bearer <key>` (401 otherwise; the
+ *    message never repeats what was sent). Once upstream calls use server-side keys
+ *    (`GATEWAY_API_KEYS` or `UPSTREAM_API_KEY`), the client's header is removed here, so it
+ *    reaches neither an upstream nor a job in Redis; otherwise it passes on, as in the original tool;
+ * 4. with a rate limit, the client's allowance: the digest of the key it presented, else its IP.
+ */
+export function createGuard(
+  config: Pick<GatewayConfig, 'MAX_BODY_BYTES' | 'GATEWAY_API_KEYS' | 'UPSTREAM_API_KEY'>,
+  limiter: RequestLimiter | undefined,
+): Guard {
+  const keys = new AccessKeySet(config.GATEWAY_API_KEYS);
+  const serverSideKeys = keys.size > 0 || config.UPSTREAM_API_KEY.length > 0;
+  const checkKey = serverSideKeys || limiter !== undefined;
+  const limit = limiter === undefined ? undefined : rateLimit(limiter);
+  return (req, res, ctx) => {
+    const target = req.originalUrl;
+    const query = target.indexOf('?');
+    const path = query < 0 ? target : target.slice(0, query);
+    if (!target.startsWith('/') || target.startsWith('//') || DOT_SEGMENT.test(path))
+      throw errors.badRequest('The request path is not allowed.', null, 'invalid_path');
+    if (Number(req.headers['content-length'] ?? 0) > config.MAX_BODY_BYTES)
+      throw tooLarge(config.MAX_BODY_BYTES);
+    if (checkKey) {
+      const authorization = req.headers.authorization;
+      const presented = bearerToken(authorization);
+      if (keys.size > 0) {
+        if (presented === undefined)
+          throw new ProxyError(
+            'missing_api_key',
+            "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.",
+          );
+        if (!keys.matches(presented)) throw new ProxyError('invalid_api_key', 'Incorrect API key provided.');
+      }
+      const credential = presented ?? authorization;
+      if (limit !== undefined && credential !== undefined)
+        ctx.clientKeyDigest = keyDigest(credential).toString('hex');
+      if (serverSideKeys) delete req.headers.authorization;
+    }
+    return limit?.(req, res, ctx);
+  };
+}
+
+/**
+ * Counts the request against its client's allowance. Every answer carries `x-ratelimit-limit`,
+ * `-remaining` and `-reset` (seconds); past the limit, 429 with `Retry-After`. The names differ
+ * from OpenAI's `x-ratelimit-*-requests`, which an upstream may send and the proxy relays.
+ */
+function rateLimit(limiter: RequestLimiter): Guard {
+  return async (req, res, ctx) => {
+    const clientId =
+      ctx.clientKeyDigest === undefined ? `ip:${req.ip ?? 'unknown'}` : `key:${ctx.clientKeyDigest}`;
+    const decision = await limiter.consume(clientId);
+    const resetSeconds = Math.max(1, Math.ceil(decision.resetMs / 1000));
+    res.setHeader('x-ratelimit-limit', String(decision.limit));
+    res.setHeader('x-ratelimit-remaining', String(decision.remaining));
+    res.setHeader('x-ratelimit-reset', String(resetSeconds));
+    if (decision.allowed) return;
+    throw new ProxyError(
+      'rate_limit_exceeded',
+      `Rate limit reached: ${decision.limit} requests per window. Try again in ${resetSeconds} s.`,
+      { retryAfterSeconds: resetSeconds },
+    );
+  };
+}

@@ -1,0 +1,54 @@
+import { ClientGoneError } from '@openai-proxy/shared';
+
+/** The bounded `route` label of a request's metrics: a route template, never a raw path. */
+export type RouteLabel =
+  | '/v1/chat/completions'
+  | '/v1/completions'
+  | '/v1/models'
+  | '/v1/*'
+  | '/health'
+  | '/ready'
+  | '/metrics'
+  | 'other';
+
+/**
+ * Everything the gateway learns about one request on its way, created once at the door and
+ * passed to each step; what the end of the request logs and counts is read from here.
+ */
+export class RequestContext {
+  readonly startedAt = performance.now();
+  /** The digest that names the client for the rate limiter (only set when a limiter runs). */
+  clientKeyDigest: string | undefined;
+  /** The upstream that answered, for the log line. */
+  upstream: string | null = null;
+  /** Sent through the queue: timed as a queued request. */
+  queued = false;
+  /** How long the job waited for a worker (queue mode). */
+  queueWaitMs: number | undefined;
+  /** The answer's own status when a keep-alive 200 went out before it. */
+  answerStatus: number | undefined;
+  /** True once the client left before its answer was complete. */
+  left = false;
+  private gone: AbortController | undefined;
+
+  constructor(
+    readonly id: string,
+    public route: RouteLabel,
+  ) {}
+
+  /** Aborts, with a ClientGoneError, when the client leaves before its answer is complete. */
+  get clientGone(): AbortSignal {
+    if (this.gone === undefined) {
+      this.gone = new AbortController();
+      if (this.left) this.gone.abort(new ClientGoneError());
+    }
+    return this.gone.signal;
+  }
+
+  /** Called once, when the response ends or its connection closes. */
+  ended(completed: boolean): void {
+    if (completed) return;
+    this.left = true;
+    this.gone?.abort(new ClientGoneError());
+  }
+}

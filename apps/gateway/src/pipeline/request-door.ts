@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import { errors, type Logger } from '@openai-proxy/shared';
+import type { NextFunction, Request, Response } from 'express';
+import type { GatewayMetrics } from '../observability/gateway-metrics.js';
+import { requestMetrics } from '../observability/request-metrics.js';
+import { RequestContext, type RouteLabel } from './request-context.js';
+import { sendError } from './send-error.js';
+
+/** One step of a route: it answers, or throws an error that `sendError` turns into one. */
+export type RouteHandler = (req: Request, res: Response, ctx: RequestContext) => Promise<void> | void;
+
+export interface DoorOptions {
+  logger: Logger;
+  metrics: GatewayMetrics;
+  mode: 'queue' | 'standalone';
+  /** Requests (probes aside) this process holds at once; past it, 503 with Retry-After. */
+  maxInflight: number;
+}
+
+const SAFE_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * Where every request comes in and goes out. `route()` wraps a route's handler: it makes the
+ * request's context (id, echoed as `x-request-id`), admits it against the in-flight limit, runs
+ * the handler and turns whatever it throws into an answer. One `close` listener ends the
+ * request: in-flight count, metrics, the log line and the client-gone signal.
+ */
+export function createDoor(options: DoorOptions) {
+  const { logger, metrics, mode, maxInflight } = options;
+  const observe = requestMetrics(metrics);
+  let inflight = 0;
+
+  const end = (req: Request, res: Response, ctx: RequestContext, counted: boolean) => {
+    metrics.inFlight.dec();
+    if (counted) inflight -= 1;
+    const completed = res.writableFinished;
+    ctx.ended(completed);
+    const seconds = (performance.now() - ctx.startedAt) / 1000;
+    const status = completed ? String(res.statusCode) : 'aborted';
+    const answerStatus = completed && ctx.answerStatus !== undefined ? String(ctx.answerStatus) : status;
+    observe(ctx.route, req.method, status, seconds);
+    if (ctx.queueWaitMs !== undefined) metrics.queueWait.observe(ctx.queueWaitMs / 1000);
+    if (ctx.queued) metrics.queuedRequestDuration.observe({ status: answerStatus }, seconds);
+    const query = req.url.indexOf('?');
+    logger.info(
+      {
+        requestId: ctx.id,
+        method: req.method,
+        path: query < 0 ? req.url : req.url.slice(0, query),
+        status,
+        ...(answerStatus === status ? {} : { answerStatus }),
+        durationMs: Math.round(seconds * 1000),
+        mode,
+        upstream: ctx.upstream ?? undefined,
+        queueWaitMs: ctx.queueWaitMs,
+      },
+      'request',
+    );
+  };
+
+  return {
+    /** The Express handler of one route; `counted` routes count against the in-flight limit. */
+    route(label: RouteLabel, counted: boolean, handler: RouteHandler) {
+      return (req: Request, res: Response, _next: NextFunction): void => {
+        const offered = req.headers['x-request-id'];
+        const id = typeof offered === 'string' && SAFE_ID.test(offered) ? offered : randomUUID();
+        res.setHeader('x-request-id', id);
+        const ctx = new RequestContext(id, label);
+        const admitted = !counted || inflight < maxInflight;
+        const holds = counted && admitted;
+        metrics.inFlight.inc();
+        if (holds) inflight += 1;
+        res.once('close', () => end(req, res, ctx, holds));
+        const fail = (error: unknown) => sendError(req, res, ctx, error, options);
+        if (!admitted) {
+          fail(
+            errors.unavailable(
+              `The gateway is at its limit of ${maxInflight} requests in flight.`,
+              'gateway_overloaded',
+              1,
+            ),
+          );
+          return;
+        }
+        try {
+          const running = handler(req, res, ctx);
+          if (running !== undefined) running.catch(fail);
+        } catch (error) {
+          fail(error);
+        }
+      };
+    },
+  };
+}
+
+export type Door = ReturnType<typeof createDoor>;

@@ -1,2 +1,0 @@
-export * from './load-config.js';
-export * from './schema.js';

@@ -1,2 +1,0 @@
-export * from './cluster-primary.js';
-export * from './process-policy.js';

@@ -1,3 +1,0 @@
-export * from './job-protocol.js';
-export * from './names.js';
-export * from './redis-connection.js';
