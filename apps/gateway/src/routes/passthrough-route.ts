@@ -14,9 +14,9 @@ import type { RouteDeps } from './route-deps.js';
 export function passthroughRoute(deps: RouteDeps): RouteHandler {
   return async (req, res, ctx) => {
     const target = req.originalUrl;
-    if (!target.startsWith('/v1/')) throw notFound(req.method, target);
     if (target === '/v1/models' || target.startsWith('/v1/models?')) ctx.route = '/v1/models';
     await deps.guard(req, res, ctx);
+    if (!target.startsWith('/v1/')) throw notFound(req.method, target);
     const bytes = await readBody(req, deps.config.MAX_BODY_BYTES);
     const body = bytes.length > 0 ? bytes : undefined;
     const contentType = req.headers['content-type'];
