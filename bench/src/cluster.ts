@@ -57,6 +57,7 @@ export async function startCluster(options: ClusterOptions): Promise<BenchCluste
       const flags = options.profile.includes(role)
         ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`]
         : [];
+      if (role === 'gateway') flags.push(...options.gatewayNodeOptions.split(/\s+/).filter(Boolean));
       const proc = startProcess(name, process.execPath, [...flags, entry], {
         cwd: options.root,
         env: { ...baseEnv, ...env },
