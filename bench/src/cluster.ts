@@ -157,3 +157,9 @@ async function waitForWorkers(redisPort: number, workers: BenchProcess, count: n
     await queue.close();
   }
 }
+
+/** Which pid is which process, to tell the `--cpu-prof` files (named by pid) apart. */
+export function describePids(cluster: BenchCluster): string {
+  const pids = cluster.all().map((proc) => `${proc.name} ${proc.pid}`);
+  return `pids: ${pids.join(', ')} (node:cluster children have pids of their own)`;
+}

@@ -1,5 +1,5 @@
 import type { BenchOptions } from './cli.js';
-import { startCluster } from './cluster.js';
+import { describePids, startCluster } from './cluster.js';
 import { runLoad } from './load.js';
 import { currentRssMb, IDLE_SETTLE_SECONDS, ProcessSampler } from './process-sampler.js';
 import { cpuOf } from './report.js';
@@ -59,6 +59,7 @@ export async function runHoldTest(
     profileDir: `${options.resultsDir}/profiles`,
     gatewayNodeOptions: options.gatewayNodeOptions,
   });
+  if (options.profile.length > 0) progress(describePids(cluster));
   try {
     const scenario = SCENARIOS.find((item) => item.name === 'queue-nonstream')!;
     const gateway = { name: 'gateway', pid: cluster.queueGateway.pid, withChildren: true };

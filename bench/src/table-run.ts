@@ -1,6 +1,6 @@
 import type { BenchProcess } from './child-process.js';
 import type { BenchOptions } from './cli.js';
-import { type BenchCluster, startCluster } from './cluster.js';
+import { type BenchCluster, describePids, startCluster } from './cluster.js';
 import { runLoad } from './load.js';
 import { currentRssMb, IDLE_SETTLE_SECONDS, type ProcessGroup, ProcessSampler } from './process-sampler.js';
 import { cpuOf, perRequest, type Row } from './report.js';
@@ -108,6 +108,7 @@ export async function runTable(
     profileDir: `${options.resultsDir}/profiles`,
     gatewayNodeOptions: options.gatewayNodeOptions,
   });
+  if (options.profile.length > 0) progress(describePids(cluster));
   const rows: Row[] = [];
   const baseline = new Map(cluster.all().map((proc) => [proc.name, proc.linesPrinted()]));
   try {
