@@ -5,7 +5,7 @@ import { currentRssMb, IDLE_SETTLE_SECONDS, ProcessSampler } from './process-sam
 import { cpuOf } from './report.js';
 import { SCENARIOS } from './scenarios.js';
 import { waitForQuietMachine } from './system-cpu.js';
-import { HOLD_RSS_TARGET_MB } from './targets.js';
+import { HOLD_RSS_TARGET_MB, IDLE_RSS_TARGET_MB } from './targets.js';
 
 /** How long one slow upstream stream should last. */
 const STREAM_SECONDS = 5;
@@ -112,14 +112,17 @@ export async function runHoldTest(
   }
 }
 
+const metOrMissed = (met: boolean) => (met ? 'met' : 'missed');
+
 export function formatHold(result: HoldResult): string {
   return [
     `hold test: ${result.answered}/${result.requests} answered, ${result.errors} errors ` +
       `(non-2xx ${result.non2xx}, socket ${result.socketErrors}, bad body ${result.badBodies}) ` +
       `in ${result.wallSeconds.toFixed(1)} s; upstream stream ${result.streamSeconds.toFixed(1)} s`,
     `latency p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms, max ${result.maxMs.toFixed(0)} ms`,
-    `gateway RSS: idle ${result.gatewayIdleRssMb} MB, peak ${result.gatewayPeakRssMb} MB ` +
-      `(target ≤ ${HOLD_RSS_TARGET_MB}: ${result.gatewayPeakRssMb <= HOLD_RSS_TARGET_MB ? 'met' : 'missed'}; ` +
+    `gateway RSS: idle ${result.gatewayIdleRssMb} MB (target ≤ ${IDLE_RSS_TARGET_MB}: ` +
+      `${metOrMissed(result.gatewayIdleRssMb <= IDLE_RSS_TARGET_MB)}), peak ${result.gatewayPeakRssMb} MB ` +
+      `(target ≤ ${HOLD_RSS_TARGET_MB}: ${metOrMissed(result.gatewayPeakRssMb <= HOLD_RSS_TARGET_MB)}; ` +
       `the test fails above ${HOLD_RSS_LIMIT_MB}); workers peak RSS ${result.workersPeakRssMb} MB`,
     `CPU % of one core: ${Object.entries(result.cpuPercent)
       .map(([name, value]) => `${name} ${value}`)

@@ -14,7 +14,7 @@ const ADDED_P50_TARGETS = [
   { scenario: 'gateway-stream', atMostMs: 0.4 },
   { scenario: 'queue-nonstream', atMostMs: 1.5 },
 ];
-const IDLE_RSS_TARGET_MB = 80;
+export const IDLE_RSS_TARGET_MB = 80;
 const IDLE_RSS_PROCESSES = ['queue gateway', 'standalone gateway'];
 /** Peak RSS of the gateway while it holds the hold test's requests. */
 export const HOLD_RSS_TARGET_MB = 130;
