@@ -7,7 +7,7 @@ export interface BenchOptions {
   /** Seconds of unmeasured load before each measurement (JIT, connection pools, Redis scripts). */
   warmupSeconds: number;
   concurrencies: number[];
-  /** Scenario names to run (all when empty); the direct-upstream ceiling always runs. */
+  /** Scenario or anchor names to run (all when empty); the ceiling and each scenario's anchor always run. */
   only: string[];
   /** Words in each mock answer: one SSE chunk per word, plus role, stop and usage chunks. */
   words: number;
@@ -27,7 +27,7 @@ export interface BenchOptions {
   quietWaitSeconds: number;
   /** Extra Node.js flags for the gateway processes (e.g. `--max-semi-space-size=4`), to try V8 settings. */
   gatewayNodeOptions: string;
-  /** Processes to run under `node --cpu-prof` (`gateway`, `worker`, `upstream`). */
+  /** Processes to run under `node --cpu-prof` (`gateway`, `worker`, `upstream`, `anchor`). */
   profile: string[];
 }
 
@@ -36,7 +36,8 @@ const HELP = `npm run bench -- [flags]
   --warmup <s>              unmeasured warm-up seconds before each measurement (default 2)
   --quick                   smoke run: --duration 3 --warmup 1
   --concurrency <list>      e.g. 1,100 (default)
-  --only <list>             scenarios: gateway-stream,queue-nonstream,standalone-nonstream
+  --only <list>             scenarios: gateway-stream,standalone-nonstream,queue-nonstream, or anchors:
+                            anchor-node-relay,anchor-express-relay,anchor-bullmq (a scenario brings its anchor)
   --words <n>               words per mock answer (default 32)
   --gateway-processes <n>   GATEWAY_PROCESSES of the gateways (default 1)
   --worker-processes <n>    WORKER_PROCESSES of the farm (default 1)
@@ -47,7 +48,8 @@ const HELP = `npm run bench -- [flags]
   --quiet-wait <s>          before each scenario, wait up to this long for the machine to be idle (default 120)
   --json                    print the results as JSON on stdout (a copy always goes to bench/results/)
   --gateway-node-options=<flags>  extra node flags for the gateways, e.g. =--max-semi-space-size=4
-  --profile <list>          run gateway,worker,upstream under --cpu-prof (profiles in bench/results/profiles)
+  --profile <list>          run gateway,worker,upstream,anchor under --cpu-prof (profiles in bench/results/profiles;
+                            npm run profile-summary --workspace=@openai-proxy/bench -- <files> sums them up)
 `;
 
 function positiveInt(name: string, raw: string): number {

@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import { type AnchorName, type RunningAnchor, startAnchor } from './anchor-processes.js';
 import { answers200, type BenchProcess, startProcess, waitUntil } from './child-process.js';
 import { freePort } from './free-port.js';
 import { startRedis } from './redis-server.js';
@@ -14,10 +15,12 @@ export interface ClusterOptions {
   workerConcurrency: number;
   /** Also start a gateway without REDIS_URL (standalone mode). */
   withStandalone: boolean;
-  /** Which of gateway, worker, upstream run under `--cpu-prof`. */
+  /** The anchors to start beside the real system. */
+  anchors: readonly AnchorName[];
+  /** Which of gateway, worker, upstream, anchor run under `--cpu-prof`. */
   profile: string[];
   profileDir: string;
-  /** Extra Node.js flags for the gateway processes. */
+  /** Extra Node.js flags for the gateway processes (not the anchors: they stay the reference). */
   gatewayNodeOptions: string;
 }
 
@@ -31,6 +34,7 @@ export interface BenchCluster {
   standaloneGateway: BenchProcess | undefined;
   /** The worker farm's cluster primary; its children are found through /proc. */
   workers: BenchProcess;
+  anchors: Partial<Record<AnchorName, RunningAnchor>>;
   /** Every process, for liveness checks and CPU accounting. */
   all(): BenchProcess[];
   stop(): Promise<void>;
@@ -57,6 +61,7 @@ export async function startCluster(options: ClusterOptions): Promise<BenchCluste
       const flags = options.profile.includes(role)
         ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`]
         : [];
+      if (role === 'gateway') flags.push(...options.gatewayNodeOptions.split(/\s+/).filter(Boolean));
       const proc = startProcess(name, process.execPath, [...flags, entry], {
         cwd: options.root,
         env: { ...baseEnv, ...env },
@@ -106,6 +111,18 @@ export async function startCluster(options: ClusterOptions): Promise<BenchCluste
       standaloneGatewayUrl = `http://127.0.0.1:${port}`;
       await waitUntil('readiness', standaloneGateway, () => answers200(`${standaloneGatewayUrl}/ready`));
     }
+    const anchorSettings = {
+      upstreamChatUrl,
+      redisUrl: redis.url,
+      queuePrefix: QUEUE_PREFIX,
+      workerConcurrency: options.workerConcurrency,
+    };
+    const anchors: Partial<Record<AnchorName, RunningAnchor>> = {};
+    await Promise.all(
+      options.anchors.map(async (name) => {
+        anchors[name] = await startAnchor(name, node, anchorSettings);
+      }),
+    );
     await waitUntil('readiness', queueGateway, () => answers200(`${queueGatewayUrl}/ready`));
     await waitForWorkers(redis.port, workers, options.workerProcesses);
 
@@ -118,6 +135,7 @@ export async function startCluster(options: ClusterOptions): Promise<BenchCluste
       queueGateway,
       standaloneGateway,
       workers,
+      anchors,
       all: () => [...started],
       stop: stopAll,
     };
@@ -138,4 +156,10 @@ async function waitForWorkers(redisPort: number, workers: BenchProcess, count: n
   } finally {
     await queue.close();
   }
+}
+
+/** Which pid is which process, to tell the `--cpu-prof` files (named by pid) apart. */
+export function describePids(cluster: BenchCluster): string {
+  const pids = cluster.all().map((proc) => `${proc.name} ${proc.pid}`);
+  return `pids: ${pids.join(', ')} (node:cluster children have pids of their own)`;
 }

@@ -1,10 +1,11 @@
 import type { BenchOptions } from './cli.js';
-import { startCluster } from './cluster.js';
+import { describePids, startCluster } from './cluster.js';
 import { runLoad } from './load.js';
-import { ProcessSampler } from './process-sampler.js';
+import { currentRssMb, IDLE_SETTLE_SECONDS, ProcessSampler } from './process-sampler.js';
 import { cpuOf } from './report.js';
 import { SCENARIOS } from './scenarios.js';
 import { waitForQuietMachine } from './system-cpu.js';
+import { HOLD_RSS_TARGET_MB, IDLE_RSS_TARGET_MB } from './targets.js';
 
 /** How long one slow upstream stream should last. */
 const STREAM_SECONDS = 5;
@@ -25,6 +26,8 @@ export interface HoldResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** The queue gateway's RSS after start and a short idle, before the held requests. */
+  gatewayIdleRssMb: number;
   gatewayPeakRssMb: number;
   workersPeakRssMb: number;
   cpuPercent: Record<string, number>;
@@ -51,16 +54,19 @@ export async function runHoldTest(
     workerProcesses: options.workerProcesses,
     workerConcurrency: options.workerConcurrency,
     withStandalone: false,
+    anchors: [],
     profile: options.profile,
     profileDir: `${options.resultsDir}/profiles`,
     gatewayNodeOptions: options.gatewayNodeOptions,
   });
+  if (options.profile.length > 0) progress(describePids(cluster));
   try {
     const scenario = SCENARIOS.find((item) => item.name === 'queue-nonstream')!;
+    const gateway = { name: 'gateway', pid: cluster.queueGateway.pid, withChildren: true };
     const sampler = new ProcessSampler([
       { name: 'load', pid: process.pid, withChildren: false },
       { name: 'upstream', pid: cluster.upstream.pid, withChildren: false },
-      { name: 'gateway', pid: cluster.queueGateway.pid, withChildren: true },
+      gateway,
       { name: 'workers', pid: cluster.workers.pid, withChildren: true },
       { name: 'redis', pid: cluster.redis.pid, withChildren: false },
     ]);
@@ -68,6 +74,8 @@ export async function runHoldTest(
       `hold test: ${options.holdRequests} concurrent non-stream requests, ${streamSeconds.toFixed(1)} s per ` +
         `upstream stream, ${options.workerProcesses} × ${options.workerConcurrency} worker slots`,
     );
+    await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_SECONDS * 1000));
+    const gatewayIdleRssMb = await currentRssMb(gateway);
     await waitForQuietMachine(options.quietWaitSeconds * 1000);
     await sampler.start();
     const result = await runLoad({
@@ -92,6 +100,7 @@ export async function runHoldTest(
       p50Ms: result.p50Ms,
       p99Ms: result.p99Ms,
       maxMs: result.maxMs,
+      gatewayIdleRssMb,
       gatewayPeakRssMb,
       workersPeakRssMb: usage.workers?.peakRssMb ?? Number.NaN,
       cpuPercent: cpuOf(usage),
@@ -103,13 +112,18 @@ export async function runHoldTest(
   }
 }
 
+const metOrMissed = (met: boolean) => (met ? 'met' : 'missed');
+
 export function formatHold(result: HoldResult): string {
   return [
     `hold test: ${result.answered}/${result.requests} answered, ${result.errors} errors ` +
       `(non-2xx ${result.non2xx}, socket ${result.socketErrors}, bad body ${result.badBodies}) ` +
       `in ${result.wallSeconds.toFixed(1)} s; upstream stream ${result.streamSeconds.toFixed(1)} s`,
     `latency p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms, max ${result.maxMs.toFixed(0)} ms`,
-    `gateway peak RSS ${result.gatewayPeakRssMb} MB (limit ${HOLD_RSS_LIMIT_MB}), workers peak RSS ${result.workersPeakRssMb} MB`,
+    `gateway RSS: idle ${result.gatewayIdleRssMb} MB (target ≤ ${IDLE_RSS_TARGET_MB}: ` +
+      `${metOrMissed(result.gatewayIdleRssMb <= IDLE_RSS_TARGET_MB)}), peak ${result.gatewayPeakRssMb} MB ` +
+      `(target ≤ ${HOLD_RSS_TARGET_MB}: ${metOrMissed(result.gatewayPeakRssMb <= HOLD_RSS_TARGET_MB)}; ` +
+      `the test fails above ${HOLD_RSS_LIMIT_MB}); workers peak RSS ${result.workersPeakRssMb} MB`,
     `CPU % of one core: ${Object.entries(result.cpuPercent)
       .map(([name, value]) => `${name} ${value}`)
       .join(', ')}`,

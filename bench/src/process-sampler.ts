@@ -54,6 +54,16 @@ function membersOf(group: ProcessGroup): Promise<number[]> {
   return group.withChildren ? withDescendants(group.pid) : Promise.resolve([group.pid]);
 }
 
+/** How long the processes sit idle after the cluster is ready before their idle RSS is read. */
+export const IDLE_SETTLE_SECONDS = 2;
+
+/** Resident memory of a group right now, in MB (for the idle figure, before any load). */
+export async function currentRssMb(group: ProcessGroup): Promise<number> {
+  let total = 0;
+  for (const pid of await membersOf(group)) total += await rssKb(pid);
+  return Math.round(total / 1024);
+}
+
 async function groupTicks(group: ProcessGroup): Promise<Map<number, number>> {
   const ticks = new Map<number, number>();
   for (const member of await membersOf(group)) ticks.set(member, await cpuTicks(member));

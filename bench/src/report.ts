@@ -14,6 +14,12 @@ export interface Row {
   ratioToCeiling: number;
   /** p50 − the direct-upstream p50 at the same concurrency. */
   addedP50Ms: number;
+  /** The anchor this scenario is compared with (see scenarios.ts). */
+  anchor: string | undefined;
+  /** requests/s ÷ the anchor's requests/s at the same concurrency, same run. */
+  ratioToAnchor: number | undefined;
+  /** Whether requests went through Redis and workers (so their CPU per request belongs to the row). */
+  viaWorkers: boolean;
   gatewayPeakRssMb: number | undefined;
   workersPeakRssMb: number | undefined;
   /** CPU used by each process group during the measurement, % of one core. */
@@ -62,11 +68,15 @@ export function formatRows(rows: Row[]): string {
     'p99 ms',
     'errors',
     '× ceiling',
+    '× anchor',
     '+p50 ms',
     'gateway RSS MB',
     'workers RSS MB',
+    'CPU µs/req gateway/workers/redis',
     `CPU % ${CPU_GROUPS.join('/')}`,
   ];
+  const micros = (row: Row, group: string, applies: boolean) =>
+    applies ? String(row.cpuMicrosPerRequest[group] ?? '–') : '–';
   const cells = rows.map((row) => [
     row.scenario,
     String(row.concurrency),
@@ -75,10 +85,30 @@ export function formatRows(rows: Row[]): string {
     fixed(row.p99Ms, 2),
     String(row.errors),
     fixed(row.ratioToCeiling, 2),
+    fixed(row.ratioToAnchor, 2),
     fixed(row.addedP50Ms, 2),
     fixed(row.gatewayPeakRssMb, 0),
     fixed(row.workersPeakRssMb, 0),
+    ['gateway', 'workers', 'redis']
+      .map((group) => micros(row, group, group === 'gateway' || row.viaWorkers))
+      .join('/'),
     CPU_GROUPS.map((group) => String(row.cpuPercent[group] ?? 0)).join('/'),
   ]);
   return formatTable(headers, cells);
+}
+
+/** What `× anchor` divides by, and how the CPU per request was counted, under the table. */
+export function formatLegend(rows: Row[]): string {
+  const anchors = new Map<string, Set<string>>();
+  for (const row of rows) {
+    if (row.anchor !== undefined)
+      anchors.set(row.anchor, (anchors.get(row.anchor) ?? new Set()).add(row.scenario));
+  }
+  const divisions = [...anchors].map(([anchor, scenarios]) => `${[...scenarios].join(', ')} ÷ ${anchor}`);
+  return [
+    `× anchor: ${divisions.length > 0 ? divisions.join('; ') : 'no scenario with an anchor was run'} ` +
+      "(an anchor row's own × ceiling is its ratio to direct).",
+    'CPU µs/req: CPU time of the group during the measurement ÷ requests answered; ' +
+      "an anchor's processes are its row's gateway and workers; – where the group is not on the row's path.",
+  ].join('\n');
 }

@@ -3,8 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { parseOptions } from './cli.js';
 import { formatHold, runHoldTest } from './hold-test.js';
 import { describeMachine, formatMachine } from './machine.js';
-import { formatRows } from './report.js';
+import { IDLE_SETTLE_SECONDS } from './process-sampler.js';
+import { formatLegend, formatRows } from './report.js';
 import { runTable } from './table-run.js';
+import { checkTargets, formatTargets } from './targets.js';
 
 // `npm run bench`: builds are done by the root script; this starts Redis, the mock upstream, the
 // gateways and the worker farm as separate processes and drives them with autocannon.
@@ -42,11 +44,24 @@ if (options.hold) {
   failed = !hold.passed;
   report = { kind: 'hold', date: new Date().toISOString(), machine, settings, hold };
 } else {
-  const rows = await runTable(options, root, say);
+  const { rows, idleRssMb } = await runTable(options, root, say);
+  const targets = checkTargets(rows, idleRssMb);
   say('');
   say(formatRows(rows));
+  say(formatLegend(rows));
+  say(
+    `idle RSS (${IDLE_SETTLE_SECONDS} s after start, before any load): ` +
+      Object.entries(idleRssMb)
+        .map(([name, mb]) => `${name} ${mb} MB`)
+        .join(', '),
+  );
+  if (options.gatewayProcesses > 1 || options.workerProcesses > 1 || options.gatewayNodeOptions !== '') {
+    say('note: each anchor runs as one plain process, without --gateway-node-options.');
+  }
+  say('');
+  say(formatTargets(targets));
   failed = rows.some((row) => row.errors > 0 || row.ok === 0);
-  report = { kind: 'table', date: new Date().toISOString(), machine, settings, rows };
+  report = { kind: 'table', date: new Date().toISOString(), machine, settings, idleRssMb, rows, targets };
 }
 
 const json = JSON.stringify(report, null, 2);

@@ -1,26 +1,73 @@
+import type { BenchProcess } from './child-process.js';
 import type { BenchOptions } from './cli.js';
-import { type BenchCluster, startCluster } from './cluster.js';
+import { type BenchCluster, describePids, startCluster } from './cluster.js';
 import { runLoad } from './load.js';
-import { type ProcessGroup, ProcessSampler } from './process-sampler.js';
+import { currentRssMb, IDLE_SETTLE_SECONDS, type ProcessGroup, ProcessSampler } from './process-sampler.js';
 import { cpuOf, perRequest, type Row } from './report.js';
-import { CEILING, SCENARIOS, type Scenario } from './scenarios.js';
+import { anchorsOf, CEILING, type Scenario, selectScenarios } from './scenarios.js';
 import { waitForQuietMachine } from './system-cpu.js';
 
 /** Seconds one request may take in the table runs before autocannon counts a timeout. */
 const REQUEST_TIMEOUT_SECONDS = 30;
 
+export interface TableResult {
+  rows: Row[];
+  /** Resident memory of each gateway-side process (children included) before any load, in MB. */
+  idleRssMb: Record<string, number>;
+}
+
+function gatewayOf(scenario: Scenario, cluster: BenchCluster): BenchProcess | undefined {
+  switch (scenario.gateway) {
+    case undefined:
+      return undefined;
+    case 'queue':
+      return cluster.queueGateway;
+    case 'standalone':
+      return cluster.standaloneGateway;
+    default:
+      return cluster.anchors[scenario.gateway]?.gateway;
+  }
+}
+
+/** Rows without workers still sample the idle farm, so their CPU column shows it stayed idle. */
+function workersOf(scenario: Scenario, cluster: BenchCluster): BenchProcess {
+  if (scenario.workers !== 'anchor-bullmq') return cluster.workers;
+  const worker = cluster.anchors['anchor-bullmq']?.worker;
+  if (worker === undefined) throw new Error('the BullMQ anchor has no worker');
+  return worker;
+}
+
 function groupsFor(scenario: Scenario, cluster: BenchCluster): ProcessGroup[] {
   const groups: ProcessGroup[] = [
     { name: 'load', pid: process.pid, withChildren: false },
     { name: 'upstream', pid: cluster.upstream.pid, withChildren: false },
-    { name: 'workers', pid: cluster.workers.pid, withChildren: true },
+    { name: 'workers', pid: workersOf(scenario, cluster).pid, withChildren: true },
     { name: 'redis', pid: cluster.redis.pid, withChildren: false },
   ];
-  const gateway = scenario.gateway === 'standalone' ? cluster.standaloneGateway : cluster.queueGateway;
-  if (scenario.gateway !== undefined && gateway !== undefined) {
-    groups.push({ name: 'gateway', pid: gateway.pid, withChildren: true });
-  }
+  const gateway = gatewayOf(scenario, cluster);
+  if (gateway !== undefined) groups.push({ name: 'gateway', pid: gateway.pid, withChildren: true });
   return groups;
+}
+
+/** RSS of the gateways and anchors after start and a short idle, before any request is sent. */
+async function idleRss(cluster: BenchCluster): Promise<Record<string, number>> {
+  await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_SECONDS * 1000));
+  const processes = [cluster.queueGateway, cluster.standaloneGateway];
+  for (const anchor of Object.values(cluster.anchors)) processes.push(anchor.gateway, anchor.worker);
+  const rss: Record<string, number> = {};
+  for (const proc of processes) {
+    if (proc !== undefined)
+      rss[proc.name] = await currentRssMb({ name: proc.name, pid: proc.pid, withChildren: true });
+  }
+  return rss;
+}
+
+/** Fills in `× anchor` once every row of one concurrency is measured. */
+function compareWithAnchors(rows: Row[]): void {
+  for (const row of rows) {
+    const anchor = rows.find((other) => other.scenario === row.anchor);
+    if (anchor !== undefined) row.ratioToAnchor = row.requestsPerSecond / anchor.requestsPerSecond;
+  }
 }
 
 function assertAlive(cluster: BenchCluster): void {
@@ -46,17 +93,8 @@ export async function runTable(
   options: BenchOptions,
   root: string,
   progress: (line: string) => void,
-): Promise<Row[]> {
-  const unknown = options.only.filter((name) => !SCENARIOS.some((scenario) => scenario.name === name));
-  if (unknown.length > 0) {
-    throw new Error(
-      `unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`,
-    );
-  }
-  const scenarios = SCENARIOS.filter(
-    (scenario) =>
-      scenario.name === CEILING || options.only.length === 0 || options.only.includes(scenario.name),
-  );
+): Promise<TableResult> {
+  const scenarios = selectScenarios(options.only);
   const cluster = await startCluster({
     root,
     words: options.words,
@@ -65,15 +103,19 @@ export async function runTable(
     workerProcesses: options.workerProcesses,
     workerConcurrency: options.workerConcurrency,
     withStandalone: scenarios.some((scenario) => scenario.gateway === 'standalone'),
+    anchors: anchorsOf(scenarios),
     profile: options.profile,
     profileDir: `${options.resultsDir}/profiles`,
     gatewayNodeOptions: options.gatewayNodeOptions,
   });
+  if (options.profile.length > 0) progress(describePids(cluster));
   const rows: Row[] = [];
   const baseline = new Map(cluster.all().map((proc) => [proc.name, proc.linesPrinted()]));
   try {
+    const idleRssMb = await idleRss(cluster);
     for (const concurrency of options.concurrencies) {
       let ceiling: Row | undefined;
+      const rowsAtConcurrency: Row[] = [];
       for (const scenario of scenarios) {
         const spec = {
           url: scenario.url(cluster),
@@ -102,23 +144,28 @@ export async function runTable(
           errors: result.errors,
           ratioToCeiling: ceiling ? result.requestsPerSecond / ceiling.requestsPerSecond : 1,
           addedP50Ms: ceiling ? result.p50Ms - ceiling.p50Ms : 0,
+          anchor: scenario.anchor,
+          ratioToAnchor: undefined,
+          viaWorkers: scenario.workers !== undefined,
           gatewayPeakRssMb: usage.gateway?.peakRssMb,
-          workersPeakRssMb: scenario.usesWorkers ? usage.workers?.peakRssMb : undefined,
+          workersPeakRssMb: scenario.workers !== undefined ? usage.workers?.peakRssMb : undefined,
           cpuPercent: cpuOf(usage),
           cpuMicrosPerRequest: perRequest(cpuOf(usage), result.requestsPerSecond),
         };
         if (scenario.name === CEILING) ceiling = row;
-        rows.push(row);
+        rowsAtConcurrency.push(row);
         progress(
           `  ${Math.round(row.requestsPerSecond)} req/s, p50 ${row.p50Ms.toFixed(2)} ms, ` +
             `p99 ${row.p99Ms.toFixed(2)} ms, ${row.errors} errors ` +
             `(non-2xx ${result.non2xx}, socket ${result.socketErrors}, bad body ${result.badBodies})`,
         );
       }
+      compareWithAnchors(rowsAtConcurrency);
+      rows.push(...rowsAtConcurrency);
     }
     reportLogLines(cluster, baseline, progress);
+    return { rows, idleRssMb };
   } finally {
     await cluster.stop();
   }
-  return rows;
 }
