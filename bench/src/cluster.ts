@@ -41,6 +41,7 @@ export interface BenchCluster {
 }
 
 const QUEUE_PREFIX = '{bench}';
+/** The gateway's queue: one per prefix (see libs/shared queue/names.ts). */
 const QUEUE_NAME = 'completions';
 
 export async function startCluster(options: ClusterOptions): Promise<BenchCluster> {
@@ -83,7 +84,7 @@ export async function startCluster(options: ClusterOptions): Promise<BenchCluste
     await waitUntil('upstream listening', upstream, () => answers200(`${upstreamBase}/v1/models`));
     const upstreamChatUrl = `${upstreamBase}/v1/chat/completions`;
 
-    const shared = { UPSTREAM_API_URL: upstreamChatUrl, QUEUE_PREFIX, QUEUE_NAME };
+    const shared = { UPSTREAM_API_URL: upstreamChatUrl, QUEUE_PREFIX };
     const gatewayEnv = { ...shared, HOST: '127.0.0.1', GATEWAY_PROCESSES: String(options.gatewayProcesses) };
     const workers = node('workers', 'worker', 'apps/worker/dist/main.js', {
       ...shared,
