@@ -1,22 +1,14 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  type Logger,
-  nonStreamSettings,
-  startStatsLine,
-  UpstreamSet,
-  upstreamObserver,
-} from '@openai-proxy/shared';
+import { type Logger, startStatsLine, UpstreamSet, upstreamObserver } from '@openai-proxy/shared';
 import { Registry } from 'prom-client';
 import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics } from './observability/gateway-metrics.js';
 import { gatewayStatsSample } from './observability/stats-sample.js';
-import { InProcessCompleter } from './relay/in-process-completer.js';
+import { createCompleter } from './relay/create-completer.js';
 import type { NonStreamCompleter } from './relay/non-stream-completer.js';
-import { QueuedCompleter } from './relay/queued-completer.js';
 import { answerClientErrors } from './security/client-error.js';
 import { httpServerOptions } from './security/http-server-options.js';
-import { createRequestLimiter } from './security/request-limiter.js';
 import { createServer } from './server.js';
 
 export interface RunningGateway {
@@ -31,21 +23,12 @@ export interface RunningGateway {
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
   const metrics = createGatewayMetrics(new Registry());
   const upstreams = new UpstreamSet(config);
-  const completer: NonStreamCompleter = config.REDIS_URL
-    ? new QueuedCompleter({ ...config, REDIS_URL: config.REDIS_URL }, logger)
-    : new InProcessCompleter(
-        upstreams,
-        nonStreamSettings(config),
-        config.REQUEST_TIMEOUT_MS,
-        upstreamObserver(metrics),
-      );
-  if (completer instanceof QueuedCompleter) {
-    await completer.start().catch((error: unknown) => {
-      // Redis may come later: ioredis keeps trying, and /health says degraded until it does.
-      logger.warn({ err: error }, 'could not subscribe to the results channel yet');
-    });
-  }
-  const limiter = createRequestLimiter(config, logger);
+  const completer = await createCompleter(config, logger, upstreams, upstreamObserver(metrics));
+  // rate-limiter-flexible is loaded only when a limit is set.
+  const limiter =
+    config.RATE_LIMIT_REQUESTS > 0
+      ? (await import('./security/request-limiter.js')).createRequestLimiter(config, logger)
+      : undefined;
   const app = createServer({ config, logger, metrics, upstreams, completer, limiter });
   // Head size and head/request timeouts are enforced by Node before Express runs (slow-loris).
   const server = createHttpServer(httpServerOptions(config), app);

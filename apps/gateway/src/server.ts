@@ -10,7 +10,7 @@ import { completionRoute } from './routes/completion-route.js';
 import { notFound, passthroughRoute } from './routes/passthrough-route.js';
 import { health, metrics as metricsRoute, PROBE_ROUTES, ready } from './routes/probe-routes.js';
 import type { RouteDeps } from './routes/route-deps.js';
-import { createRequestLimiter, type RequestLimiter } from './security/request-limiter.js';
+import type { RequestLimiter } from './security/request-limiter.js';
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -18,7 +18,7 @@ export interface GatewayDeps {
   metrics: GatewayMetrics;
   upstreams: UpstreamSet;
   completer: NonStreamCompleter;
-  /** Shared through Redis when startGateway builds it; without one, counted in this process. */
+  /** Set when RATE_LIMIT_REQUESTS is; shared through Redis in queue mode (startGateway builds it). */
   limiter?: RequestLimiter | undefined;
 }
 
@@ -30,7 +30,6 @@ export interface GatewayDeps {
  */
 export function createServer(deps: GatewayDeps): Express {
   const { config, logger, metrics } = deps;
-  const limiter = deps.limiter ?? createRequestLimiter({ ...config, REDIS_URL: undefined }, logger);
   const routeDeps: RouteDeps = {
     config,
     logger,
@@ -43,7 +42,7 @@ export function createServer(deps: GatewayDeps): Express {
       timeouts: upstreamTimeouts(config),
       observe: upstreamObserver(metrics),
     },
-    guard: createGuard(config, limiter),
+    guard: createGuard(config, deps.limiter),
   };
   const door = createDoor({ logger, metrics, mode: deps.completer.mode, maxInflight: config.MAX_INFLIGHT });
 

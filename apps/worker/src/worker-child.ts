@@ -1,6 +1,5 @@
 import {
   type CompletionJobData,
-  createRedis,
   errorAnswer,
   type Logger,
   nonStreamSettings,
@@ -10,6 +9,7 @@ import {
   UpstreamSet,
   upstreamObserver,
 } from '@openai-proxy/shared';
+import { createRedis } from '@openai-proxy/shared/redis';
 import { Worker } from 'bullmq';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { answerPublisher } from './answer-publisher.js';

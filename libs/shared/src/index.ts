@@ -1,7 +1,8 @@
 /**
  * What both apps share, and nothing else: configuration helpers and the common variables, the
  * fold, OpenAI-shaped errors, upstream calls, the job protocol and Redis names, logging and the
- * pieces of metrics both sides use, and process policy.
+ * pieces of metrics both sides use, and process policy. Redis connections are a separate entry,
+ * `@openai-proxy/shared/redis`, so a standalone gateway never loads ioredis.
  */
 
 export {
@@ -48,7 +49,6 @@ export {
   type QueuedAnswer,
 } from './queue/job-protocol.js';
 export { type QueueNames, queueNames } from './queue/names.js';
-export { createRedis, type RedisRole } from './queue/redis-connection.js';
 export {
   callUpstream,
   streamUpstream,

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   type CompletionJobData,
-  createRedis,
   deadlineError,
   decodeAnswer,
   errorAnswer,
@@ -12,6 +11,7 @@ import {
   type QueueNames,
   queueNames,
 } from '@openai-proxy/shared';
+import { createRedis } from '@openai-proxy/shared/redis';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { GatewayConfig } from '../config.js';

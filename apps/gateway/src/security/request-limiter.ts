@@ -1,4 +1,5 @@
-import { createRedis, type Logger } from '@openai-proxy/shared';
+import type { Logger } from '@openai-proxy/shared';
+import { createRedis } from '@openai-proxy/shared/redis';
 import {
   type RateLimiterAbstract,
   RateLimiterMemory,

@@ -1,0 +1,31 @@
+import {
+  type Logger,
+  nonStreamSettings,
+  type UpstreamObserver,
+  type UpstreamSet,
+} from '@openai-proxy/shared';
+import type { GatewayConfig } from '../config.js';
+import { InProcessCompleter } from './in-process-completer.js';
+import type { NonStreamCompleter } from './non-stream-completer.js';
+
+/**
+ * The completer this configuration asks for. The queue's modules (BullMQ, ioredis) are loaded
+ * only in queue mode: a standalone gateway never pays for them in memory.
+ */
+export async function createCompleter(
+  config: GatewayConfig,
+  logger: Logger,
+  upstreams: UpstreamSet,
+  observe: UpstreamObserver,
+): Promise<NonStreamCompleter> {
+  if (config.REDIS_URL === undefined) {
+    return new InProcessCompleter(upstreams, nonStreamSettings(config), config.REQUEST_TIMEOUT_MS, observe);
+  }
+  const { QueuedCompleter } = await import('./queued-completer.js');
+  const completer = new QueuedCompleter({ ...config, REDIS_URL: config.REDIS_URL }, logger);
+  await completer.start().catch((error: unknown) => {
+    // Redis may come later: ioredis keeps trying, and /health says degraded until it does.
+    logger.warn({ err: error }, 'could not subscribe to the results channel yet');
+  });
+  return completer;
+}
