@@ -50,10 +50,7 @@ export function createServer(deps: GatewayDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   if (config.TRUST_PROXY_HOPS > 0) app.set('trust proxy', config.TRUST_PROXY_HOPS);
-  // Probes stay reachable under load: they do not count against MAX_INFLIGHT.
-  app.get('/health', door.route('/health', false, health(routeDeps)));
-  app.get('/ready', door.route('/ready', false, ready(routeDeps)));
-  app.get('/metrics', door.route('/metrics', false, metricsRoute(routeDeps)));
+  // Most traffic first: Express tries the routes in order.
   app.post(
     '/v1/chat/completions',
     door.route('/v1/chat/completions', true, completionRoute('chat', routeDeps)),
@@ -61,6 +58,10 @@ export function createServer(deps: GatewayDeps): Express {
   app.post('/v1/completions', door.route('/v1/completions', true, completionRoute('completion', routeDeps)));
   // A mount path, not a `/v1/{*rest}` pattern: nothing decodes the client's path on the way.
   app.use('/v1', door.route('/v1/*', true, passthroughRoute(routeDeps)));
+  // Probes stay reachable under load: they do not count against MAX_INFLIGHT.
+  app.get('/health', door.route('/health', false, health(routeDeps)));
+  app.get('/ready', door.route('/ready', false, ready(routeDeps)));
+  app.get('/metrics', door.route('/metrics', false, metricsRoute(routeDeps)));
   app.use((req, res, next) => {
     const label: RouteLabel = PROBE_ROUTES.has(req.path) ? (req.path as RouteLabel) : 'other';
     door.route(label, true, () => {

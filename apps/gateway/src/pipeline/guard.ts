@@ -9,6 +9,8 @@ import type { RequestContext } from './request-context.js';
 
 /** `..` or `.` as a path segment, also percent-encoded (`%2e`) or with a backslash for a slash. */
 const DOT_SEGMENT = /(?:^|[/\\])(?:\.|%2e){1,2}(?:[/\\?#]|$)/i;
+/** A `%` that does not start a percent-escape (`%zz`, a `%` at the end): no upstream could read it. */
+const BROKEN_ESCAPE = /%(?![0-9a-f]{2})/i;
 
 export type Guard = (req: Request, res: Response, ctx: RequestContext) => Promise<void> | void;
 
@@ -16,7 +18,8 @@ export type Guard = (req: Request, res: Response, ctx: RequestContext) => Promis
  * The checks every `/v1` request passes before its body is read or an upstream is picked, in
  * order of cost, built once from the configuration so a request runs only what is on:
  * 1. a target that stays below the configured upstream's `/v1`: no absolute form
- *    (`GET http://other-host/v1/...`), no dot segments that would climb out of it;
+ *    (`GET http://other-host/v1/...`), no dot segments that would climb out of it, no broken
+ *    percent-escape (the path is passed on as written, never decoded here);
  * 2. a declared size within `MAX_BODY_BYTES` (413 before a byte of the body is read);
  * 3. with `GATEWAY_API_KEYS`, one of them as `Authorization: Bearer <key>` (401 otherwise; the
  *    message never repeats what was sent). Once upstream calls use server-side keys
@@ -36,7 +39,12 @@ export function createGuard(
     const target = req.originalUrl;
     const query = target.indexOf('?');
     const path = query < 0 ? target : target.slice(0, query);
-    if (!target.startsWith('/') || target.startsWith('//') || DOT_SEGMENT.test(path))
+    if (
+      !target.startsWith('/') ||
+      target.startsWith('//') ||
+      DOT_SEGMENT.test(path) ||
+      BROKEN_ESCAPE.test(path)
+    )
       throw errors.badRequest('The request path is not allowed.', null, 'invalid_path');
     if (Number(req.headers['content-length'] ?? 0) > config.MAX_BODY_BYTES)
       throw tooLarge(config.MAX_BODY_BYTES);

@@ -2,6 +2,7 @@ import { asProxyError, ClientGoneError, type Logger } from '@openai-proxy/shared
 import type { Request, Response } from 'express';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import { rejectionReason } from '../observability/rejection-reason.js';
+import { discardRefusedBody } from './discard-refused-body.js';
 import type { RequestContext } from './request-context.js';
 import { writeJson } from './write-json.js';
 
@@ -30,9 +31,9 @@ export function sendError(
   } else if (proxyError.status >= 400 && proxyError.status < 500) {
     deps.metrics.rejected.inc({ reason: rejectionReason(proxyError.status) });
   }
-  // Answered before its body was read (too large, wrong type, no key): close the connection
-  // rather than let Node read and discard a body of any size to keep it alive.
-  if (!req.complete && hasBody(req)) res.setHeader('connection', 'close');
+  // Answered before its body was read (too large, wrong type, no key): the rest is read and
+  // thrown away, within bounds, so the client can read this answer (see discard-refused-body.ts).
+  if (!req.complete && hasBody(req)) discardRefusedBody(req);
   if (proxyError.retryAfterSeconds !== undefined)
     res.setHeader('retry-after', String(proxyError.retryAfterSeconds));
   writeJson(res, proxyError.status, JSON.stringify(proxyError.toBody()));
