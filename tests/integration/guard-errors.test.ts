@@ -33,6 +33,7 @@ const failingCompleter: NonStreamCompleter = {
     return Promise.reject(new Error('async failure inside the completer'));
   },
   isReady: () => true,
+  liveWorkers: () => undefined,
   sampleQueue: async () => ({}),
   close: async () => {},
 };

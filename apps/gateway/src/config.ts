@@ -42,6 +42,12 @@ export const gatewayVars = {
   /** Jobs waiting in the queue; past it, new non-stream requests get 503 with Retry-After. */
   MAX_QUEUE_DEPTH: intVar(10_000, 1),
   /**
+   * Queue mode: after this many ms without a live worker, new non-stream requests get a quick 503
+   * `no_workers` (queued jobs keep waiting) and /ready says not ready. 0: off, for farms that
+   * scale to zero and start workers when jobs wait.
+   */
+  NO_WORKERS_REFUSE_AFTER_MS: intVar(20_000, 0),
+  /**
    * Non-stream requests: after this many ms without an answer, send the 200 status and then a
    * space every interval until the JSON is ready (JSON allows leading whitespace), for load
    * balancers that drop idle responses. Errors after that point travel in the body. 0: off.

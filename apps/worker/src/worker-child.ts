@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import {
   type CompletionJobData,
   errorAnswer,
@@ -9,7 +10,7 @@ import {
   UpstreamSet,
   upstreamObserver,
 } from '@openai-proxy/shared';
-import { createRedis } from '@openai-proxy/shared/redis';
+import { createRedis, startHeartbeat } from '@openai-proxy/shared/redis';
 import { Worker } from 'bullmq';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { answerPublisher } from './answer-publisher.js';
@@ -85,6 +86,10 @@ export async function startWorkerChild(
     );
   });
   await worker.waitUntilReady();
+  // Gateways refuse new non-stream requests quickly when no worker beats (see worker-presence.ts).
+  const heartbeat = startHeartbeat(publisher, names, `${hostname()}:${process.pid}`, (error) =>
+    logger.debug({ err: error }, 'heartbeat failed'),
+  );
   logger.info({ concurrency: config.WORKER_CONCURRENCY, queue: names.queue }, 'worker ready');
 
   const stats = startStatsLine({
@@ -97,6 +102,7 @@ export async function startWorkerChild(
   const close = () => {
     closing ??= (async () => {
       stats.stop();
+      await heartbeat.stop();
       await worker.close();
       cancels.close();
       await upstreams.close();

@@ -47,6 +47,10 @@ export class InProcessCompleter implements NonStreamCompleter {
     return true;
   }
 
+  liveWorkers(): undefined {
+    return undefined;
+  }
+
   async sampleQueue(): Promise<Record<string, number>> {
     return {};
   }

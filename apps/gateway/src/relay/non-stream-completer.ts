@@ -17,6 +17,11 @@ export interface NonStreamCompleter {
   complete(job: NonStreamJob, signal: AbortSignal): Promise<CompletedAnswer>;
   /** Whether the completer's own dependencies (Redis) are reachable. */
   isReady(): boolean;
+  /**
+   * Live worker processes (queue mode), as last sampled; undefined where workers do not apply
+   * (standalone mode) or are not watched (NO_WORKERS_REFUSE_AFTER_MS=0).
+   */
+  liveWorkers(): number | undefined;
   /** Jobs by state, for the queue-depth gauge; empty in standalone mode. */
   sampleQueue(): Promise<Record<string, number>>;
   close(): Promise<void>;
