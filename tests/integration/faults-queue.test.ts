@@ -151,6 +151,7 @@ describe('gateway processes', () => {
           model: null,
           usage: null,
           errorCode: null,
+          headers: {},
         });
         await store.set(names.resultKey(String(job.id)), message, 'EX', 60);
       },

@@ -34,6 +34,7 @@ const failingCompleter: NonStreamCompleter = {
   },
   isReady: () => true,
   liveWorkers: () => undefined,
+  workersMissing: () => false,
   sampleQueue: async () => ({}),
   close: async () => {},
 };

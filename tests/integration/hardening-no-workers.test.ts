@@ -66,12 +66,12 @@ const workersGauge = async (url: string) => {
 describe('with no worker running', () => {
   it('says not ready, refuses new requests quickly, and keeps the ones already queued', async () => {
     const gw = await gateway('{nw1}', '1500');
-    expect(await ready(gw.url)).toMatchObject({ status: 503, body: { checks: { workers: 'no_workers' } } });
     expect(await workersGauge(gw.url)).toBe('0');
-
-    // Accepted while the gateway is new (workers may still be starting): queued, not refused.
+    // While the gateway is new, workers may still be starting: ready, and requests are queued.
+    expect(await ready(gw.url)).toMatchObject({ status: 200, body: { checks: { workers: 'ok' } } });
     const queued = postJson(`${gw.url}/v1/chat/completions`, chatBody('queued early'));
     await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(await ready(gw.url)).toMatchObject({ status: 503, body: { checks: { workers: 'no_workers' } } });
     const refused = await postJson(`${gw.url}/v1/chat/completions`, chatBody('too late'));
     expect(refused.status).toBe(503);
     expect(refused.json.error?.code).toBe('no_workers');

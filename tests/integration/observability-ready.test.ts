@@ -58,7 +58,7 @@ describe('/ready in queue mode follows Redis', () => {
     const ready = await probe(`${queueGateway.url}/ready`);
     expect(ready).toEqual({
       status: 200,
-      body: { status: 'ready', mode: 'queue', checks: { queue: 'ok', upstreams: 'ok' } },
+      body: { status: 'ready', mode: 'queue', checks: { queue: 'ok', upstreams: 'ok', workers: 'ok' } },
     });
   });
 

@@ -24,6 +24,8 @@ const guardVars = {
   RATE_LIMIT_WINDOW_SECONDS: intVar(60, 1),
   /** Proxies in front of the gateway whose `X-Forwarded-For` is trusted for the client IP. 0: none. */
   TRUST_PROXY_HOPS: intVar(0, 0),
+  /** Browser origins (exact, e.g. `https://app.example.com`) allowed to call the proxy. Empty: no CORS. */
+  CORS_ORIGINS: listVar(),
 } as const;
 
 /** Every variable the gateway reads, with its default. */

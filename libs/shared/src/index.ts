@@ -64,6 +64,10 @@ export {
   streamingBody,
 } from './upstream/complete-from-stream.js';
 export { ClientGoneError, type DeadlineCode, deadlineError, withDeadline } from './upstream/deadline.js';
-export { pickForwardedHeaders, relayableResponseHeaders } from './upstream/forward-headers.js';
+export {
+  answerHeaders,
+  pickForwardedHeaders,
+  relayableResponseHeaders,
+} from './upstream/forward-headers.js';
 export { nonStreamSettings, upstreamTimeouts } from './upstream/settings-from-config.js';
 export { UpstreamSet } from './upstream/upstream-set.js';

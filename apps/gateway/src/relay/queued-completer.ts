@@ -15,7 +15,7 @@ import { createRedis, workersAlive } from '@openai-proxy/shared/redis';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { GatewayConfig } from '../config.js';
-import { DeadlineList } from './deadline-list.js';
+import { Deadlines } from './deadlines.js';
 import type { CompletedAnswer, NonStreamCompleter, NonStreamJob } from './non-stream-completer.js';
 
 interface Waiter {
@@ -51,7 +51,9 @@ export class QueuedCompleter implements NonStreamCompleter {
   private readonly subscriber: Redis;
   private readonly queue: Queue;
   private readonly pending = new Map<string, Waiter>();
-  private readonly deadlines: DeadlineList<string>;
+  private readonly deadlines = new Deadlines<string>(
+    (jobId, timeoutMs) => void this.expire(jobId, timeoutMs),
+  );
   private readonly pollTimer: NodeJS.Timeout;
   private readonly depthTimer: NodeJS.Timeout;
   /** Jobs waiting for a worker, sampled twice a second (a count per request would double Redis work). */
@@ -72,7 +74,6 @@ export class QueuedCompleter implements NonStreamCompleter {
     this.commands = createRedis(config.REDIS_URL, 'queue', `gateway:${this.gatewayId}`);
     this.subscriber = createRedis(config.REDIS_URL, 'subscriber', `gateway-sub:${this.gatewayId}`);
     this.queue = new Queue(this.names.queue, { connection: this.commands, prefix: this.names.prefix });
-    this.deadlines = new DeadlineList(config.REQUEST_TIMEOUT_MS, (jobId) => void this.expire(jobId));
     this.countWorkers = workersAlive(this.commands, this.names);
     this.commands.on('error', (error) => this.logger.warn({ err: error }, 'redis (queue) error'));
     this.subscriber.on('error', (error) => this.logger.warn({ err: error }, 'redis (subscriber) error'));
@@ -111,10 +112,14 @@ export class QueuedCompleter implements NonStreamCompleter {
     return this.config.NO_WORKERS_REFUSE_AFTER_MS > 0 ? this.workers : undefined;
   }
 
+  workersMissing(): boolean {
+    const refuseAfter = this.config.NO_WORKERS_REFUSE_AFTER_MS;
+    return refuseAfter > 0 && Date.now() - this.lastWorkerSeenAt > refuseAfter;
+  }
+
   async complete(job: NonStreamJob, signal: AbortSignal): Promise<CompletedAnswer> {
     if (!this.isReady()) throw queueUnavailable();
-    const refuseAfter = this.config.NO_WORKERS_REFUSE_AFTER_MS;
-    if (refuseAfter > 0 && Date.now() - this.lastWorkerSeenAt > refuseAfter) {
+    if (this.workersMissing()) {
       throw errors.unavailable(
         `No worker has been alive for ${Math.round((Date.now() - this.lastWorkerSeenAt) / 1000)} s; try again shortly.`,
         'no_workers',
@@ -135,7 +140,7 @@ export class QueuedCompleter implements NonStreamCompleter {
       body: job.body,
       headers: job.headers,
       replyTo: this.replyTo,
-      deadline: acceptedAt + this.config.REQUEST_TIMEOUT_MS,
+      deadline: acceptedAt + job.timeoutMs,
       requestId: job.requestId,
       acceptedAt,
       ...(job.clientAuthorization === undefined ? {} : { auth: job.clientAuthorization }),
@@ -143,7 +148,7 @@ export class QueuedCompleter implements NonStreamCompleter {
     const answer = new Promise<CompletedAnswer>((resolve, reject) => {
       this.pending.set(jobId, { resolve, reject, createdAt: acceptedAt });
     });
-    this.deadlines.add(jobId, acceptedAt);
+    this.deadlines.add(jobId, job.timeoutMs, acceptedAt);
     try {
       await this.queue.add(job.kind, data, {
         jobId,
@@ -241,7 +246,7 @@ export class QueuedCompleter implements NonStreamCompleter {
   }
 
   /** The deadline passed: one last look for a stored answer, then a 504 and the job withdrawn. */
-  private async expire(jobId: string): Promise<void> {
+  private async expire(jobId: string, timeoutMs: number): Promise<void> {
     try {
       if (this.commands.status === 'ready') {
         const stored = await this.commands.get(this.names.resultKey(jobId));
@@ -252,7 +257,7 @@ export class QueuedCompleter implements NonStreamCompleter {
     }
     const waiter = this.settle(jobId);
     if (waiter === undefined) return;
-    waiter.resolve(errorAnswer(deadlineError('deadline_exceeded', this.config.REQUEST_TIMEOUT_MS)));
+    waiter.resolve(errorAnswer(deadlineError('deadline_exceeded', timeoutMs)));
     await this.cancel(jobId);
   }
 

@@ -20,8 +20,8 @@ export function ready(deps: RouteDeps): RouteHandler {
   return (_req, res) => {
     const queue = deps.completer.isReady();
     const upstreams = deps.relay.upstreams.anyHealthy();
-    const liveWorkers = deps.completer.liveWorkers();
-    const workers = liveWorkers === undefined || liveWorkers > 0;
+    const watched = deps.completer.liveWorkers() !== undefined;
+    const workers = !deps.completer.workersMissing();
     const ready = queue && upstreams && workers;
     res.status(ready ? 200 : 503).json({
       status: ready ? 'ready' : 'not_ready',
@@ -29,7 +29,7 @@ export function ready(deps: RouteDeps): RouteHandler {
       checks: {
         queue: queue ? 'ok' : 'unavailable',
         upstreams: upstreams ? 'ok' : 'all_cooling_down',
-        ...(liveWorkers === undefined ? {} : { workers: workers ? 'ok' : 'no_workers' }),
+        ...(watched ? { workers: workers ? 'ok' : 'no_workers' } : {}),
       },
     });
   };
