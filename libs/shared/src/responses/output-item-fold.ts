@@ -1,20 +1,24 @@
 /**
- * One output item of a Responses stream (one `output_index`): the item as the deltas build it, and
+ * One output item of a Responses stream (one `output_index`): the item as the deltas built it, and
  * the item `response.output_item.done` states.
  *
  * The finished item is the one `output_item.done` carries, not `output_item.added` plus deltas: the
  * done item is the one the final `response` repeats (a reasoning item's `encrypted_content` is
- * re-issued, a failed `mcp_call` gets its `error`, statuses move on). The streamed item is kept to
- * cross-check the final object (output-cross-check.ts) and to tell an unfinished item.
+ * re-issued, a failed `mcp_call` gets its `error`, statuses move on). The streamed item is what the
+ * answer is cross-checked against (output-cross-check.ts), so it holds what the deltas said:
  *
- * Deltas are applied by event type, not by item type: `function_call_arguments.*` and
- * `mcp_call_arguments.*` set `arguments`, `custom_tool_call_input.*` sets `input`,
- * `code_interpreter_call_code.*` sets `code`, text and refusal events the content part at
- * `content_index`, reasoning events the summary part at `summary_index` or the content part at
- * `content_index`. A `.done` event states the whole value and replaces what the deltas built.
- * `response.<item type>.<status>` events (`web_search_call.searching`, `mcp_call.failed`, ...) set
- * the item's `status` when it has one. Stream-only fields (`obfuscation`, `sequence_number`) are
- * never copied; `image_generation_call.partial_image` is a preview the done item supersedes.
+ * - Deltas are applied by event type, not by item type: `function_call_arguments.*` and
+ *   `mcp_call_arguments.*` build `arguments`, `custom_tool_call_input.*` `input`,
+ *   `code_interpreter_call_code.*` `code`; text and refusal events the content part at
+ *   `content_index`; reasoning events the summary part at `summary_index` or the content part at
+ *   `content_index`.
+ * - A `.done` event (`output_text.done`, `content_part.done`, ...) only fills in what no delta
+ *   built: LM Studio sends `function_call_arguments.done` without any delta. Where deltas came, a
+ *   `.done` that disagrees with them shows up in the cross-check instead of hiding it.
+ * - `response.<item type>.<status>` events (`web_search_call.searching`, `mcp_call.failed`, ...) set
+ *   the item's `status` when it has one.
+ * - Stream-only fields (`obfuscation`, `sequence_number`) are never copied;
+ *   `image_generation_call.partial_image` is a preview the done item supersedes.
  */
 import { appendItems, isObject, setField } from '../openai/json-merge.js';
 import type { JsonObject } from '../openai/types.js';
@@ -22,7 +26,7 @@ import type { JsonObject } from '../openai/types.js';
 const EVENT_PREFIX = 'response.';
 
 /**
- * Item fields built from text events: `<event>.delta` appends its `delta`, `<event>.done` states the
+ * Item fields built from text events: `<event>.delta` appends its `delta`; `<event>.done` states the
  * whole value under the field's own name.
  */
 const ITEM_TEXT_EVENTS: Record<string, string> = {
@@ -75,6 +79,11 @@ export class OutputItemFold {
     return this.#done ?? this.#streamed;
   }
 
+  /** The item as `output_item.added` and the deltas built it. */
+  streamed(): JsonObject {
+    return this.#streamed;
+  }
+
   /** Applies one item-level event (`type` without its `response.` prefix). */
   apply(type: string, event: JsonObject): void {
     const dot = type.lastIndexOf('.');
@@ -84,7 +93,9 @@ export class OutputItemFold {
     if (name === 'content_part' || name === 'reasoning_summary_part') {
       const list = name === 'content_part' ? 'content' : 'summary';
       const index = name === 'content_part' ? event.content_index : event.summary_index;
-      if (isObject(event.part)) this.#setPart(list, index, structuredClone(event.part));
+      if (isObject(event.part) && (step === 'added' || this.#part(list, index) === null)) {
+        this.#setPart(list, index, structuredClone(event.part));
+      }
       return;
     }
     if (name === 'output_text.annotation' && step === 'added') {
@@ -146,10 +157,11 @@ export function eventName(event: JsonObject): string | null {
 }
 
 function applyText(target: JsonObject, field: string, step: string, event: JsonObject): void {
+  const previous = target[field];
+  const built = typeof previous === 'string' ? previous : '';
   if (step === 'delta' && typeof event.delta === 'string') {
-    const previous = target[field];
-    setField(target, field, (typeof previous === 'string' ? previous : '') + event.delta);
-  } else if (step === 'done' && typeof event[field] === 'string') {
+    setField(target, field, built + event.delta);
+  } else if (step === 'done' && built === '' && typeof event[field] === 'string') {
     setField(target, field, event[field]);
   }
 }
@@ -157,7 +169,8 @@ function applyText(target: JsonObject, field: string, step: string, event: JsonO
 /** With logprobs requested, each text delta carries its own and `output_text.done` repeats them all. */
 function applyLogprobs(part: JsonObject, step: string, logprobs: unknown): void {
   if (!Array.isArray(logprobs)) return;
-  if (step === 'done') part.logprobs = structuredClone(logprobs);
-  else if (step === 'delta')
-    part.logprobs = appendItems(Array.isArray(part.logprobs) ? part.logprobs : null, logprobs);
+  const built = Array.isArray(part.logprobs) ? part.logprobs : null;
+  if (step === 'delta') part.logprobs = appendItems(built, logprobs);
+  else if (step === 'done' && (built === null || built.length === 0))
+    part.logprobs = structuredClone(logprobs);
 }

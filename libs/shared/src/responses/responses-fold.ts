@@ -9,12 +9,14 @@
  *   request's settings); the latest one is kept. A resumed stream may start without `created`.
  * - Output items are folded per `output_index` (output-item-fold.ts); items may interleave.
  * - `response.completed` and `response.incomplete` end the stream, and their `response` is the
- *   answer, as sent: it is what a non-stream call returns and what OpenAI's SDK hands back. Its
- *   `output` is cross-checked against the items the stream built (output-cross-check.ts); where they
- *   disagree the final object still wins, and the disagreement is reported in `mismatches`, because
- *   the final object is the upstream's own statement of the answer and the deltas only a preview of
- *   it. One exception: a final event whose `output` is empty or missing while the stream built items
- *   (a server that keeps the final event lean) gets the built items.
+ *   answer, as sent: it is what a non-stream call returns and what OpenAI's SDK hands back. One
+ *   exception: a final event whose `output` is empty or missing while the stream built items (a
+ *   server that keeps the final event lean) gets the items.
+ * - The answer's `output` is cross-checked against what the deltas built (output-cross-check.ts).
+ *   Where they disagree the answer stands and the disagreement is reported in `mismatches`: the
+ *   final object is the upstream's own statement of the answer, the deltas were a preview of it, and
+ *   a client of the non-stream API would have received the final object. Failing the request
+ *   instead would make a provider whose deltas differ in a detail (whitespace, say) unusable.
  * - Without a final event the answer is rebuilt from the latest response and the finished items,
  *   with `status: "completed"` (the stream-fold callers decide whether such a stream is whole).
  *   `usage` stays what the latest response had (null): only the final event counts tokens.
@@ -83,21 +85,25 @@ export class ResponsesFold implements JsonEventFold {
     return { opened: this.#items.size, unfinished };
   }
 
-  /** The answer, and where the final event disagreed with the stream (see the top of this file). */
+  /** The answer, and where its output disagrees with what the deltas built (see the top of this file). */
   result(): { response: ResponseObject; mismatches: string[] } {
-    const streamed = [...this.#items.entries()].sort(([a], [b]) => a - b).map(([, item]) => item.result());
+    const items = [...this.#items.entries()].sort(([a], [b]) => a - b).map(([, item]) => item);
+    const response = this.#answer(items.map((item) => item.result()));
+    const output = Array.isArray(response.output) ? response.output : [];
+    const mismatches = compareOutput(
+      output,
+      items.map((item) => item.streamed()),
+    );
+    return { response: response as ResponseObject, mismatches };
+  }
+
+  #answer(items: JsonObject[]): JsonObject {
     const final = this.#final;
-    if (final === null) {
-      return {
-        response: { ...this.#base(), status: 'completed', output: streamed } as ResponseObject,
-        mismatches: [],
-      };
-    }
-    const output = Array.isArray(final.output) ? final.output : [];
-    if (output.length === 0 && streamed.length > 0) {
-      return { response: { ...final, output: streamed } as ResponseObject, mismatches: [] };
-    }
-    return { response: final as ResponseObject, mismatches: compareOutput(output, streamed) };
+    if (final === null) return { ...this.#base(), status: 'completed', output: items };
+    const output = final.output;
+    if ((!Array.isArray(output) || output.length === 0) && items.length > 0)
+      return { ...final, output: items };
+    return final;
   }
 
   #item(index: number): OutputItemFold {

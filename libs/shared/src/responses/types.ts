@@ -32,12 +32,12 @@ export interface ResponseObject {
   [key: string]: unknown;
 }
 
-/** The folded answer, plus what the final event and the streamed items disagreed on. */
+/** The folded answer, plus where it disagrees with what the deltas said. */
 export type FoldedResponse = FoldedAnswer & {
   /**
-   * Where the final event's `output` disagrees with the items the stream built, one line each
-   * (empty for a consistent stream). The final event's answer was used; these are for the caller's
-   * log, so a provider whose deltas and final object differ gets noticed.
+   * Where the answer's `output` disagrees with what the deltas built, one line each (empty for a
+   * consistent stream). The answer stands; these are for the caller's log, so that a provider whose
+   * deltas and final object differ gets noticed.
    */
   mismatches: string[];
 };
