@@ -19,7 +19,10 @@
  *   instead would make a provider whose deltas differ in a detail (whitespace, say) unusable.
  * - Without a final event the answer is rebuilt from the latest response and the finished items,
  *   with `status: "completed"` (the stream-fold callers decide whether such a stream is whole).
- *   `usage` stays what the latest response had (null): only the final event counts tokens.
+ *   `usage` stays what the latest response had, null (only the final event counts tokens), and
+ *   `completed_at` too: we do not know when the upstream finished. A server that puts the SDKs'
+ *   `output_text` convenience into its responses (OpenRouter) gets it recomputed from the items,
+ *   as the SDKs compute it: the latest response's is stale.
  * - `response.failed` and `error` events are ProxyErrors (responses-errors.ts), never an answer.
  */
 import { randomUUID } from 'node:crypto';
@@ -99,7 +102,12 @@ export class ResponsesFold implements JsonEventFold {
 
   #answer(items: JsonObject[]): JsonObject {
     const final = this.#final;
-    if (final === null) return { ...this.#base(), status: 'completed', output: items };
+    if (final === null) {
+      const base = this.#base();
+      const rebuilt: JsonObject = { ...base, status: 'completed', output: items, usage: base.usage ?? null };
+      if (typeof base.output_text === 'string') rebuilt.output_text = outputText(items);
+      return rebuilt;
+    }
     const output = final.output;
     if ((!Array.isArray(output) || output.length === 0) && items.length > 0)
       return { ...final, output: items };
@@ -131,6 +139,18 @@ export class ResponsesFold implements JsonEventFold {
       usage: null,
     };
   }
+}
+
+/** The text of every `output_text` part of every message item, joined. */
+function outputText(items: JsonObject[]): string {
+  let text = '';
+  for (const item of items) {
+    if (item.type !== 'message' || !Array.isArray(item.content)) continue;
+    for (const part of item.content) {
+      if (isObject(part) && part.type === 'output_text' && typeof part.text === 'string') text += part.text;
+    }
+  }
+  return text;
 }
 
 function responseOf(event: JsonObject): JsonObject {
