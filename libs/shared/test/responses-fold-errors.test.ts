@@ -322,7 +322,9 @@ describe('a refusal (no public recording has one)', () => {
     const ours = JSON.parse(answer.json) as ResponseObject;
     expect(ours.output).toEqual([refusalItem]);
     expect(answer.mismatches).toEqual([]);
-    const sdk = JSON.parse(JSON.stringify(await sdkFinal(sse))) as { output: { content: Record<string, unknown>[] }[] };
+    const sdk = JSON.parse(JSON.stringify(await sdkFinal(sse))) as {
+      output: { content: Record<string, unknown>[] }[];
+    };
     // `parsed` is the SDK's own addition to every message part.
     const sdkOutput = sdk.output.map((item) => ({
       ...item,
