@@ -1,5 +1,4 @@
 export { anthropicStreamError, isAnthropicErrorType, proxyErrorToAnthropic } from './anthropic-errors.js';
-export { ContentBlockFold } from './content-block-fold.js';
 export { foldMessagesStream, messageUsageCounts } from './fold-messages-stream.js';
 export { MessageFold } from './message-fold.js';
 export type {

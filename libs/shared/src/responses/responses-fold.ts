@@ -62,7 +62,8 @@ export class ResponsesFold implements JsonEventFold {
     }
     if (name === 'failed') {
       const response = responseOf(event);
-      throw responsesStreamError(isObject(response.error) ? response.error : {}, 'response.failed');
+      const report = isObject(response.error) ? response.error : { message: 'no error was given' };
+      throw responsesStreamError(report, 'response.failed');
     }
     const index = event.output_index;
     if (typeof index !== 'number') return false;
@@ -108,10 +109,8 @@ export class ResponsesFold implements JsonEventFold {
       if (typeof base.output_text === 'string') rebuilt.output_text = outputText(items);
       return rebuilt;
     }
-    const output = final.output;
-    if ((!Array.isArray(output) || output.length === 0) && items.length > 0)
-      return { ...final, output: items };
-    return final;
+    const lean = !Array.isArray(final.output) || final.output.length === 0;
+    return lean && items.length > 0 ? { ...final, output: items } : final;
   }
 
   #item(index: number): OutputItemFold {
