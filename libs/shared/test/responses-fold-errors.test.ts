@@ -425,4 +425,25 @@ describe('the deltas', () => {
       { ...custom, input: 'ls -la' },
     ]);
   });
+
+  it('never make a sparse array from an index an upstream names', async () => {
+    const where = { output_index: 0, item_id: 'msg_1' };
+    const { response } = await answerOf(
+      created,
+      { type: 'response.output_item.added', ...where, item: MESSAGE },
+      { type: 'response.content_part.added', ...where, content_index: 1e9, part: TEXT_PART },
+      { type: 'response.output_text.delta', ...where, content_index: 0, delta: 'x' },
+      {
+        type: 'response.output_text.annotation.added',
+        ...where,
+        content_index: 0,
+        annotation_index: 5e8,
+        annotation: {},
+      },
+      finalEvent('response.completed', []),
+    );
+    expect(response.output).toEqual([
+      { ...MESSAGE, content: [{ ...TEXT_PART, text: 'x', annotations: [{}] }] },
+    ]);
+  });
 });

@@ -122,8 +122,7 @@ export class OutputItemFold {
   }
 
   #setPart(list: PartList, index: unknown, part: JsonObject): void {
-    const parts = this.#list(list);
-    parts[typeof index === 'number' ? index : parts.length] = part;
+    placeAt(this.#list(list), index, part);
   }
 
   #part(list: PartList, index: unknown): JsonObject | null {
@@ -143,10 +142,20 @@ export class OutputItemFold {
     const part = this.#part('content', event.content_index);
     if (part === null || !isObject(event.annotation)) return;
     const annotations = Array.isArray(part.annotations) ? part.annotations : [];
-    const index = typeof event.annotation_index === 'number' ? event.annotation_index : annotations.length;
-    annotations[index] = structuredClone(event.annotation);
+    placeAt(annotations, event.annotation_index, structuredClone(event.annotation));
     part.annotations = annotations;
   }
+}
+
+/**
+ * Puts `value` at the position an event names, or appends it when the position is missing or past
+ * the end: an upstream's index never makes a sparse array (`content_index: 1e9` would be a billion
+ * holes to serialise and to walk).
+ */
+function placeAt(list: unknown[], index: unknown, value: unknown): void {
+  if (typeof index === 'number' && Number.isInteger(index) && index >= 0 && index < list.length)
+    list[index] = value;
+  else list.push(value);
 }
 
 /** Removes the `response.` prefix, or null for an event that is not one of the stream's own. */
