@@ -1,0 +1,10 @@
+export { anthropicStreamError, isAnthropicErrorType, proxyErrorToAnthropic } from './anthropic-errors.js';
+export { foldMessagesStream, messageUsageCounts } from './fold-messages-stream.js';
+export { MessageFold } from './message-fold.js';
+export type {
+  AnthropicErrorBody,
+  AnthropicErrorType,
+  AnthropicMessage,
+  ContentBlock,
+  MessageUsage,
+} from './types.js';

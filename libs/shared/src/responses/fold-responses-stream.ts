@@ -1,0 +1,64 @@
+import { errors } from '../openai/errors.js';
+import type { FoldedAnswer } from '../openai/fold-stream.js';
+import { isObject } from '../openai/json-merge.js';
+import { foldJsonEvents } from './json-event-stream.js';
+import { ResponsesFold } from './responses-fold.js';
+import type { FoldedResponse, ResponseObject } from './types.js';
+
+/**
+ * Reads an upstream's Responses SSE body and folds it into the `response` object of a non-stream
+ * `POST /v1/responses` (the rules are in responses-fold.ts).
+ *
+ * The answer is a ProxyError, never a shortened success, when:
+ * - an `error` event or `response.failed` arrives: the status OpenAI gives that error on a
+ *   non-stream call, 502 `upstream_stream_error` for a server error (mapping in responses-errors.ts);
+ * - an event is not a JSON object, or a final event has no response: 502 `upstream_malformed_chunk`;
+ * - the stream ends without `response.completed` / `.incomplete` while an output item never got its
+ *   `output_item.done`, or before any item came: 502 `upstream_stream_truncated`. Without a final
+ *   event but with every item finished, the answer is rebuilt from the items (a server that never
+ *   sends the final event). `[DONE]` (OpenRouter) ends reading but is not a final event;
+ * - `[DONE]` arrives and nothing at all came before it: 502 `upstream_stream_empty`.
+ *
+ * Errors thrown by `body` itself (socket reset, timeouts) propagate unchanged for the caller to map.
+ */
+export async function foldResponsesStream(body: AsyncIterable<Uint8Array>): Promise<FoldedResponse> {
+  const fold = new ResponsesFold();
+  const read = await foldJsonEvents(body, fold);
+  if (!fold.hasFinalEvent()) {
+    const { opened, unfinished } = fold.itemCounts();
+    if (opened === 0 && read.end === 'done-marker') {
+      throw errors.upstreamStream(
+        `The upstream stream ended without any output (after ${read.events} events).`,
+        'upstream_stream_empty',
+      );
+    }
+    if (opened === 0 || unfinished > 0) {
+      throw errors.upstreamStream(
+        `The upstream stream ended before the response was complete (after ${read.events} events, ` +
+          `${unfinished} of ${opened} output items unfinished, no response.completed).`,
+        'upstream_stream_truncated',
+      );
+    }
+  }
+  const { response, mismatches } = fold.result();
+  return {
+    json: JSON.stringify(response),
+    chunks: read.events,
+    model: typeof response.model === 'string' && response.model !== '' ? response.model : null,
+    usage: responseUsageCounts(response.usage),
+    mismatches,
+  };
+}
+
+/**
+ * A Responses `usage` as the counts our metrics keep: `input_tokens` already includes cached
+ * tokens and `output_tokens` reasoning tokens, as `prompt_tokens` / `completion_tokens` do.
+ */
+export function responseUsageCounts(usage: ResponseObject['usage'] | undefined): FoldedAnswer['usage'] {
+  if (!isObject(usage)) return null;
+  return { prompt_tokens: count(usage.input_tokens), completion_tokens: count(usage.output_tokens) };
+}
+
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
