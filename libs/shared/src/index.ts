@@ -16,6 +16,12 @@ export {
 } from './config/env-schema.js';
 export { ConfigError, type Env, loadConfig, loadConfigOrExit } from './config/load-config.js';
 export { commonVars, type UpstreamConfig, upstreamVars } from './config/schema.js';
+export {
+  type AnthropicErrorBody,
+  type AnthropicMessage,
+  foldMessagesStream,
+  proxyErrorToAnthropic,
+} from './messages/index.js';
 export { DURATION_BUCKETS } from './observability/buckets.js';
 export { createLogger, type Logger, redactedPaths } from './observability/logger.js';
 export { counterSum, type StatsTotals, startStatsLine } from './observability/stats-line.js';
@@ -31,6 +37,8 @@ export {
   isProxyError,
   type OpenAIErrorBody,
   ProxyError,
+  type UpstreamReport,
+  UpstreamReportedError,
 } from './openai/errors.js';
 export {
   COMPLETION_ENDPOINTS,
@@ -49,6 +57,7 @@ export {
   type QueuedAnswer,
 } from './queue/job-protocol.js';
 export { type QueueNames, queueNames } from './queue/names.js';
+export { foldResponsesStream, type ResponseObject } from './responses/index.js';
 export {
   callUpstream,
   streamUpstream,

@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import { type AnthropicMessage, foldMessagesStream, proxyErrorToAnthropic } from '../src/messages/index.js';
-import { errors, isProxyError, ProxyError } from '../src/openai/errors.js';
+import { errors, isProxyError, ProxyError, UpstreamReportedError } from '../src/openai/errors.js';
 import { responsesStreamError } from '../src/responses/index.js';
 import {
   bodyOf,
@@ -58,7 +58,7 @@ async function failureOf(sse: string): Promise<ProxyError> {
 const failure = (...events: (JsonEvent | string)[]): Promise<ProxyError> => failureOf(sseOf(...events));
 
 async function messageOf(...events: (JsonEvent | string)[]): Promise<AnthropicMessage> {
-  return JSON.parse((await foldMessagesStream(bodyOf(sseOf(...events)))).json) as AnthropicMessage;
+  return JSON.parse((await foldMessagesStream(bodyOf(sseOf(...events)))).body) as AnthropicMessage;
 }
 
 function sdkClient(sse: string): Anthropic {
@@ -77,7 +77,7 @@ describe('an error event', () => {
     const sse = `${sseOf(...HELLO.slice(0, 4))}event: error\ndata: ${OVERLOADED}\n\n`;
     const error = await failureOf(sse);
     expect(error.status).toBe(529);
-    expect(error.code).toBe('overloaded_error');
+    expect(error.toBody().error.code).toBe('overloaded_error');
     expect(error.message).toContain('Overloaded');
     const sdkError = await rejectionOf(sdkClient(sse).messages.stream(PARAMS).finalMessage());
     expect(sdkError).toBeInstanceOf(Anthropic.APIError);
@@ -102,7 +102,8 @@ describe('an error event', () => {
       request_id: 'req_1',
     });
     expect(error.status).toBe(status);
-    expect(error.code).toBe(type);
+    expect(error).toBeInstanceOf(UpstreamReportedError);
+    expect(error.toBody().error.code).toBe(type);
     expect(proxyErrorToAnthropic(error)).toEqual({
       status,
       body: { type: 'error', error: { type, message: error.message } },
@@ -133,12 +134,7 @@ describe('proxyErrorToAnthropic', () => {
       429,
       'rate_limit_error',
     ],
-    [
-      'an authentication failure',
-      new ProxyError('bad key', { status: 401, code: 'invalid_api_key', type: 'authentication_error' }),
-      401,
-      'authentication_error',
-    ],
+    ['an authentication failure', new ProxyError('invalid_api_key', 'bad key'), 401, 'authentication_error'],
   ])('renders %s with its status and the matching type', (_label, error, status, type) => {
     expect(proxyErrorToAnthropic(error)).toEqual({
       status,
@@ -294,7 +290,7 @@ describe('a stream cut before message_stop', () => {
 describe('hand-made streams the recordings lack, with the SDK as oracle', () => {
   async function againstSdk(events: JsonEvent[], beta = false): Promise<AnthropicMessage> {
     const sse = sseOf(...events);
-    const ours = JSON.parse((await foldMessagesStream(bodyOf(sse))).json) as AnthropicMessage;
+    const ours = JSON.parse((await foldMessagesStream(bodyOf(sse))).body) as AnthropicMessage;
     const client = sdkClient(sse);
     const stream = beta ? client.beta.messages.stream(PARAMS) : client.messages.stream(PARAMS);
     const { parsed_output: _parsed, ...sdk } = JSON.parse(JSON.stringify(await stream.finalMessage()));
@@ -380,7 +376,7 @@ describe('events that do not count', () => {
         ),
       ),
     );
-    const message = JSON.parse(answer.json) as AnthropicMessage;
+    const message = JSON.parse(answer.body) as AnthropicMessage;
     expect(message.content).toEqual([{ type: 'text', text: 'Hello' }]);
     expect(answer.chunks).toBe(HELLO.length + 3);
     expect(answer.usage).toEqual({ prompt_tokens: 15, completion_tokens: 4 });

@@ -39,7 +39,7 @@ const DIFFERS_FROM_SDK: Record<string, string> = {
 };
 
 async function fold(sse: string): Promise<AnthropicMessage> {
-  return JSON.parse((await foldMessagesStream(bodyOf(sse))).json) as AnthropicMessage;
+  return JSON.parse((await foldMessagesStream(bodyOf(sse))).body) as AnthropicMessage;
 }
 
 async function sdkFinal(fixture: SseFixture): Promise<Json> {
@@ -133,7 +133,7 @@ describe("fold vs the fixtures' expected.json (the Python SDK tests' final messa
 describe('every answer', () => {
   it.each(fixtures)('$name: the key order of message_start, honest counters', async (fixture) => {
     const answer = await foldMessagesStream(bodyOf(fixture.sse));
-    const message = JSON.parse(answer.json) as AnthropicMessage;
+    const message = JSON.parse(answer.body) as AnthropicMessage;
     const events = eventsOf(fixture.sse);
     const start = (events[0]?.message ?? {}) as Json;
     expect(Object.keys(message).slice(0, Object.keys(start).length)).toEqual(Object.keys(start));

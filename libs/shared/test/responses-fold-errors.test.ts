@@ -78,7 +78,7 @@ async function answerOf(
   ...events: (JsonEvent | string)[]
 ): Promise<{ response: ResponseObject; mismatches: string[] }> {
   const answer = await foldResponsesStream(bodyOf(sseOf(...events)));
-  return { response: JSON.parse(answer.json) as ResponseObject, mismatches: answer.mismatches };
+  return { response: JSON.parse(answer.body) as ResponseObject, mismatches: answer.mismatches };
 }
 
 async function failure(...events: (JsonEvent | string)[]): Promise<ProxyError> {
@@ -109,8 +109,8 @@ describe('an error event', () => {
       error: { type: code, code, message: 'It went wrong', param: 'input' },
     });
     expect(error.status).toBe(status);
-    expect(error.type).toBe(type);
-    expect(error.code).toBe(ourCode);
+    expect(error.toBody().error.type).toBe(type);
+    expect(error.toBody().error.code).toBe(ourCode);
     expect(error.param).toBe('input');
     expect(error.message).toContain('It went wrong');
     if (ourCode === 'upstream_stream_error') expect(error.message).toContain(`[${code}]`);
@@ -149,7 +149,7 @@ describe('response.failed', () => {
     });
     const error = await failure(created, failed);
     expect(error.status).toBe(429);
-    expect(error.code).toBe('rate_limit_exceeded');
+    expect(error.toBody().error.code).toBe('rate_limit_exceeded');
     expect(error.message).toContain('Too fast');
     expect(error.message).toContain('response.failed');
   });
@@ -164,7 +164,10 @@ describe('response.failed', () => {
     const fixture = loadSseFixtures('responses-streams').find((f) => f.prefix === '16');
     if (fixture === undefined) throw new Error('fixture 16 is missing');
     const error = await rejectionOf(foldResponsesStream(bodyOf(fixture.sse)));
-    expect(isProxyError(error) && [error.status, error.code]).toEqual([429, 'insufficient_quota']);
+    expect(isProxyError(error) && [error.status, error.toBody().error.code]).toEqual([
+      429,
+      'insufficient_quota',
+    ]);
     expect(fixture.expected?.error).toMatchObject({ code: 'insufficient_quota' });
   });
 });
@@ -229,7 +232,7 @@ describe('a stream cut before its final event', () => {
 
   it('rebuilds without any lifecycle event, making up an id', async () => {
     const answer = await foldResponsesStream(bodyOf(sseOf(...HELLO)));
-    const response = JSON.parse(answer.json) as ResponseObject;
+    const response = JSON.parse(answer.body) as ResponseObject;
     expect(response.id).toMatch(/^resp_[0-9a-f]{32}$/);
     expect(response).toMatchObject({
       object: 'response',
@@ -249,7 +252,7 @@ describe('the final event', () => {
     });
     const sse = sseOf(created, ...HELLO, incomplete);
     const answer = await foldResponsesStream(bodyOf(sse));
-    const ours = JSON.parse(answer.json) as ResponseObject;
+    const ours = JSON.parse(answer.body) as ResponseObject;
     expect(ours.status).toBe('incomplete');
     expect(ours.incomplete_details).toEqual({ reason: 'max_output_tokens' });
     expect(answer.usage).toEqual({ prompt_tokens: 7, completion_tokens: 3 });
@@ -319,7 +322,7 @@ describe('a refusal (no public recording has one)', () => {
   it('comes through as a refusal part, as the SDK folds it', async () => {
     const sse = sseOf(created, ...refusal, finalEvent('response.completed', [refusalItem]));
     const answer = await foldResponsesStream(bodyOf(sse));
-    const ours = JSON.parse(answer.json) as ResponseObject;
+    const ours = JSON.parse(answer.body) as ResponseObject;
     expect(ours.output).toEqual([refusalItem]);
     expect(answer.mismatches).toEqual([]);
     const sdk = JSON.parse(JSON.stringify(await sdkFinal(sse))) as {

@@ -31,7 +31,7 @@ type Json = Record<string, unknown>;
 
 async function fold(sse: string): Promise<{ response: ResponseObject; mismatches: string[] }> {
   const answer = await foldResponsesStream(bodyOf(sse));
-  return { response: JSON.parse(answer.json) as ResponseObject, mismatches: answer.mismatches };
+  return { response: JSON.parse(answer.body) as ResponseObject, mismatches: answer.mismatches };
 }
 
 function sdkFinal(sse: string): Promise<unknown> {
@@ -204,9 +204,9 @@ describe('the deltas alone build what the final event says', () => {
 describe('every answer', () => {
   it.each(answerFixtures)('$name: no stream-only fields, honest counters', async (fixture) => {
     const answer = await foldResponsesStream(bodyOf(fixture.sse));
-    const response = JSON.parse(answer.json) as ResponseObject;
-    expect(answer.json).not.toContain('obfuscation');
-    expect(answer.json).not.toContain('sequence_number');
+    const response = JSON.parse(answer.body) as ResponseObject;
+    expect(answer.body).not.toContain('obfuscation');
+    expect(answer.body).not.toContain('sequence_number');
     expect(answer.chunks).toBe(eventsOf(fixture.sse).length);
     expect(answer.model).toBe(response.model);
     const usage = fixture.expected?.usage as Json;

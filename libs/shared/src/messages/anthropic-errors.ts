@@ -20,22 +20,23 @@
  * | overloaded_error      | 529    | service_unavailable            |
  *
  * An `error` event in a Messages stream (`overloaded_error` is the usual one, which Anthropic says
- * "would normally correspond to an HTTP 529 in a non-streaming context") becomes a ProxyError with
- * that status and the Anthropic type as its `code`, so the client gets what a non-stream call would
- * have answered. An unknown type is a 502 `upstream_stream_error`.
+ * "would normally correspond to an HTTP 529 in a non-streaming context") becomes an
+ * UpstreamReportedError with that status and the Anthropic type as its reported `code`, so the
+ * client gets what a non-stream call would have answered. An unknown type is a 502
+ * `upstream_stream_error`.
  *
- * Rendering: a ProxyError whose code is an Anthropic type keeps that type; any other (the proxy's
- * own 502 `upstream_stream_truncated`, 503 `queue_full`, 504 timeouts, ...) gets the type of its
+ * Rendering: an UpstreamReportedError whose reported code is an Anthropic type keeps that type; any
+ * other error (the proxy's own 502 `upstream_stream_truncated`, 503 `queue_full`, 504 timeouts, ...) gets the type of its
  * status from the table, 503 counting as `overloaded_error` and every other status `api_error`. The
  * status is always the ProxyError's own.
  */
-import { type OpenAIErrorType, ProxyError } from '../openai/errors.js';
+import { ProxyError, UpstreamReportedError } from '../openai/errors.js';
+import { excerpt } from '../openai/fold-stream.js';
 import { isNonEmptyString, isObject } from '../openai/json-merge.js';
 import type { JsonObject } from '../openai/types.js';
-import { excerpt } from '../responses/json-event-stream.js';
 import type { AnthropicErrorBody, AnthropicErrorType } from './types.js';
 
-const ANTHROPIC_ERRORS: Record<AnthropicErrorType, { status: number; openAIType: OpenAIErrorType }> = {
+const ANTHROPIC_ERRORS: Record<AnthropicErrorType, { status: number; openAIType: string }> = {
   invalid_request_error: { status: 400, openAIType: 'invalid_request_error' },
   authentication_error: { status: 401, openAIType: 'authentication_error' },
   billing_error: { status: 402, openAIType: 'invalid_request_error' },
@@ -54,7 +55,7 @@ export function isAnthropicErrorType(value: unknown): value is AnthropicErrorTyp
 }
 
 /**
- * The ProxyError for an `error` event: `{"type":"error","error":{"type","message"}}` (a top-level
+ * The error for an `error` event (an UpstreamReportedError for a type Anthropic documents): `{"type":"error","error":{"type","message"}}` (a top-level
  * `request_id` or `details` may come along and are not needed).
  */
 export function anthropicStreamError(event: JsonObject): ProxyError {
@@ -63,23 +64,19 @@ export function anthropicStreamError(event: JsonObject): ProxyError {
   const message = isNonEmptyString(report.message) ? report.message : JSON.stringify(event);
   if (isAnthropicErrorType(type)) {
     const { status, openAIType } = ANTHROPIC_ERRORS[type];
-    return new ProxyError(`The upstream stream failed: ${excerpt(message)}`, {
-      status,
-      code: type,
-      type: openAIType,
-    });
+    return new UpstreamReportedError(
+      { status, type: openAIType, code: type },
+      `The upstream stream failed: ${excerpt(message)}`,
+    );
   }
   const named = isNonEmptyString(type) ? ` [${type}]` : '';
-  return new ProxyError(`The upstream stream failed${named}: ${excerpt(message)}`, {
-    status: 502,
-    code: 'upstream_stream_error',
-    type: 'upstream_error',
-  });
+  return new ProxyError('upstream_stream_error', `The upstream stream failed${named}: ${excerpt(message)}`);
 }
 
 /** A ProxyError as Anthropic would have sent it: the status to answer with and the body. */
 export function proxyErrorToAnthropic(error: ProxyError): { status: number; body: AnthropicErrorBody } {
-  const type = isAnthropicErrorType(error.code) ? error.code : anthropicTypeOfStatus(error.status);
+  const reported = error instanceof UpstreamReportedError ? error.report.code : null;
+  const type = isAnthropicErrorType(reported) ? reported : anthropicTypeOfStatus(error.status);
   return { status: error.status, body: { type: 'error', error: { type, message: error.message } } };
 }
 

@@ -40,7 +40,7 @@ export async function foldMessagesStream(body: AsyncIterable<Uint8Array>): Promi
   }
   const message = fold.result();
   return {
-    json: JSON.stringify(message),
+    body: JSON.stringify(message),
     chunks: read.events,
     model: typeof message.model === 'string' && message.model !== '' ? message.model : null,
     usage: messageUsageCounts(message.usage),

@@ -83,7 +83,6 @@ export interface ProxyErrorOptions {
 
 /** An error with a status and a stable code, rendered to the client in OpenAI's shape. */
 export class ProxyError extends Error {
-  readonly status: number;
   readonly type: OpenAIErrorType;
   readonly param: string | null;
   readonly retryAfterSeconds: number | undefined;
@@ -95,14 +94,53 @@ export class ProxyError extends Error {
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ProxyError';
-    this.status = ERROR_CODES[code].status;
     this.type = ERROR_CODES[code].type;
     this.param = options.param ?? null;
     this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
+  /** The HTTP status to answer with: the code's own (an accessor, so a sibling can answer another). */
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+
   toBody(): OpenAIErrorBody {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+/** What an upstream said about a failure it reported inside a stream: its own status, type and code. */
+export interface UpstreamReport {
+  status: number;
+  type: string;
+  code: string | null;
+}
+
+/**
+ * A failure the upstream reported inside a stream it had already answered 200 to (a Responses
+ * `error` event with `insufficient_quota`, an Anthropic `overloaded_error`, ...). The status, type
+ * and code the client sees are the ones the upstream's API gives that failure on a non-stream call,
+ * not the proxy's: they are not in `ERROR_CODES`, which lists only what the proxy itself says. To
+ * the proxy (logs, metrics, retries) it is an `upstream_stream_error`; `errorAnswer` and `sendError`
+ * render it unchanged, through `status` and `toBody`.
+ */
+export class UpstreamReportedError extends ProxyError {
+  constructor(
+    readonly report: UpstreamReport,
+    message: string,
+    options: Pick<ProxyErrorOptions, 'param'> = {},
+  ) {
+    super('upstream_stream_error', message, options);
+    this.name = 'UpstreamReportedError';
+  }
+
+  override get status(): number {
+    return this.report.status;
+  }
+
+  override toBody(): OpenAIErrorBody {
+    const { type, code } = this.report;
+    return { error: { message: this.message, type, param: this.param, code } };
   }
 }
 

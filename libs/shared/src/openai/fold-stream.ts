@@ -78,12 +78,12 @@ export async function foldUpstreamStream(
 const DRAIN_AFTER_DONE_MS = 1_000;
 
 /**
- * After `[DONE]`, reads the body to its end rather than stop at once: stopping destroys the
+ * After `[DONE]` (or another event that ends the answer), reads the body to its end rather than stop at once: stopping destroys the
  * undici body with an AbortError whose stack is formatted, which measured 3-4% of a worker's CPU,
  * while the end of the body almost always arrives with `[DONE]` itself. Bounded, in case an
  * upstream keeps the response open; an error down there no longer matters.
  */
-async function drainAfterDone(events: AsyncGenerator<string>): Promise<void> {
+export async function drainAfterDone(events: AsyncGenerator<string>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), DRAIN_AFTER_DONE_MS);
@@ -103,7 +103,8 @@ async function drainAfterDone(events: AsyncGenerator<string>): Promise<void> {
   }
 }
 
-function isDone(data: string): boolean {
+/** `[DONE]`, the marker OpenAI's chat streams (and OpenRouter's other streams) end with. */
+export function isDone(data: string): boolean {
   return data.length < 16 && data.trim() === '[DONE]';
 }
 
@@ -149,7 +150,7 @@ function upstreamErrorMessage(error: unknown): string {
 }
 
 /** Enough of a bad chunk to recognise it, not the whole 1 MB of it. */
-function excerpt(text: string): string {
+export function excerpt(text: string): string {
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 

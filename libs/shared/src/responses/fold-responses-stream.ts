@@ -42,7 +42,7 @@ export async function foldResponsesStream(body: AsyncIterable<Uint8Array>): Prom
   }
   const { response, mismatches } = fold.result();
   return {
-    json: JSON.stringify(response),
+    body: JSON.stringify(response),
     chunks: read.events,
     model: typeof response.model === 'string' && response.model !== '' ? response.model : null,
     usage: responseUsageCounts(response.usage),

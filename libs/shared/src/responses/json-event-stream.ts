@@ -1,10 +1,12 @@
 /**
  * The reading loop the Responses and the Messages fold share: SSE data → JSON objects → a fold,
- * until the API's last event, `[DONE]` or the end of the body. Both APIs name their events in
+ * until the API's last event, `[DONE]` or the end of the body. The drain after the last event and
+ * `[DONE]` itself are the chat fold's (fold-stream.ts). Both APIs name their events in
  * `data.type` as well as in `event:` lines (Bedrock puts `data:` first, OpenRouter sends no `event:`
  * at all), so only the data is read.
  */
 import { errors } from '../openai/errors.js';
+import { drainAfterDone, excerpt, isDone } from '../openai/fold-stream.js';
 import { readSseData } from '../openai/sse-reader.js';
 import type { JsonObject } from '../openai/types.js';
 
@@ -40,52 +42,17 @@ export async function foldJsonEvents(
   for (let next = await events.next(); !next.done; next = await events.next()) {
     const data = next.value;
     if (data.trim() === '') continue;
-    if (isDoneMarker(data)) {
-      await drainRest(events);
+    if (isDone(data)) {
+      await drainAfterDone(events);
       return { end: 'done-marker', events: count };
     }
     count += 1;
     if (fold.add(parseEvent(data))) {
-      await drainRest(events);
+      await drainAfterDone(events);
       return { end: 'last-event', events: count };
     }
   }
   return { end: 'body-end', events: count };
-}
-
-/** How long the rest of a body may take after the answer is complete before it is cut off. */
-const DRAIN_MS = 1_000;
-
-/**
- * After the answer is complete, reads the body to its end rather than stop at once, for the reason
- * the chat fold's `drainAfterDone` gives: stopping destroys the undici body with an AbortError whose
- * stack is formatted (measured at 3-4% of a worker's CPU), while the end of the body almost always
- * comes with the last event. Bounded, in case an upstream keeps the response open; an error down
- * there no longer matters.
- */
-async function drainRest(events: AsyncGenerator<string>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), DRAIN_MS);
-  });
-  try {
-    for (;;) {
-      const next = await Promise.race([events.next(), timedOut]);
-      if (next === 'timeout' || next.done) break;
-    }
-  } catch {
-    // The answer is complete; a broken tail changes nothing.
-  } finally {
-    clearTimeout(timer);
-    // Not awaited: after a timeout a read is still pending, and the generator only returns once it
-    // settles (the body's idle timeout ends it at the latest).
-    events.return(undefined).catch(() => undefined);
-  }
-}
-
-/** OpenAI's Responses API never sends `[DONE]`; OpenRouter does, after `response.completed`. */
-function isDoneMarker(data: string): boolean {
-  return data.length < 16 && data.trim() === '[DONE]';
 }
 
 function parseEvent(data: string): JsonObject {
@@ -106,9 +73,4 @@ function parseEvent(data: string): JsonObject {
     );
   }
   return event as JsonObject;
-}
-
-/** Enough of a bad event or message to recognise it, not the whole 1 MB of it. */
-export function excerpt(text: string): string {
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }

@@ -19,14 +19,15 @@
  * said (`insufficient_quota`); the rest get the chat fold's `upstream_stream_error`, with the
  * upstream's code in the message. The upstream's message and `param` are kept.
  */
-import { type OpenAIErrorType, ProxyError } from '../openai/errors.js';
+import { ProxyError, UpstreamReportedError } from '../openai/errors.js';
+import { excerpt } from '../openai/fold-stream.js';
 import { isNonEmptyString, isObject } from '../openai/json-merge.js';
 import type { JsonObject } from '../openai/types.js';
-import { excerpt } from './json-event-stream.js';
 
+/** OpenAI's status and error type for an upstream code (the code itself is passed on). */
 interface StatusRule {
   status: number;
-  type: OpenAIErrorType;
+  type: string;
 }
 
 const INVALID_REQUEST: StatusRule = { status: 400, type: 'invalid_request_error' };
@@ -59,7 +60,8 @@ const RULES: Record<string, StatusRule> = {
 };
 
 /**
- * The ProxyError for an error the upstream reported in its stream. `report` is the error object:
+ * The error for a failure the upstream reported in its stream: an UpstreamReportedError for a code
+ * in the table, the proxy's own `upstream_stream_error` otherwise. `report` is the error object:
  * an `error` event itself (OpenAI's SDK types put code/message/param at its top level) or the
  * object nested in it or in `response.failed`'s `response.error` (as OpenAI sends them).
  */
@@ -69,20 +71,18 @@ export function responsesStreamError(report: JsonObject, where: string): ProxyEr
   const param = stringField(report, 'param');
   const rule = code === null ? undefined : RULES[code];
   if (rule !== undefined && code !== null) {
-    return new ProxyError(`The upstream failed the response (${where}): ${excerpt(message)}`, {
-      status: rule.status,
-      type: rule.type,
-      code,
-      param,
-    });
+    return new UpstreamReportedError(
+      { status: rule.status, type: rule.type, code },
+      `The upstream failed the response (${where}): ${excerpt(message)}`,
+      { param },
+    );
   }
   const named = code === null ? '' : ` [${code}]`;
-  return new ProxyError(`The upstream failed the response (${where})${named}: ${excerpt(message)}`, {
-    status: 502,
-    type: 'upstream_error',
-    code: 'upstream_stream_error',
-    param,
-  });
+  return new ProxyError(
+    'upstream_stream_error',
+    `The upstream failed the response (${where})${named}: ${excerpt(message)}`,
+    { param },
+  );
 }
 
 /**
