@@ -59,6 +59,13 @@ export function createServer(deps: GatewayDeps): Express {
     door.route('/v1/chat/completions', true, completionRoute('chat', routeDeps)),
   );
   app.post('/v1/completions', door.route('/v1/completions', true, completionRoute('completion', routeDeps)));
+  app.post('/v1/responses', door.route('/v1/responses', true, completionRoute('responses', routeDeps)));
+  // Anthropic's dialect: keys in `x-api-key` (gateway keys too), errors in Anthropic's shape.
+  const messagesDeps: RouteDeps = { ...routeDeps, guard: createGuard(config, deps.limiter, 'x-api-key') };
+  app.post(
+    '/v1/messages',
+    door.route('/v1/messages', true, completionRoute('messages', messagesDeps), 'anthropic'),
+  );
   // A mount path, not a `/v1/{*rest}` pattern: nothing decodes the client's path on the way.
   app.use('/v1', door.route('/v1/*', true, passthroughRoute(routeDeps)));
   // Probes stay reachable under load: they do not count against MAX_INFLIGHT.

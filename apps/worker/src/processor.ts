@@ -1,4 +1,5 @@
 import {
+  COMPLETION_APIS,
   type CompletionJobData,
   completeFromStream,
   errorAnswer,
@@ -73,7 +74,7 @@ export function createProcessor(deps: ProcessorDeps) {
       const folded = await completeFromStream(
         deps.upstreams,
         deps.settings,
-        { kind: data.kind, body: data.body, headers: data.headers, clientAuthorization: data.auth, signal },
+        { kind: data.kind, body: data.body, headers: data.headers, clientCredential: data.auth, signal },
         deps.observe,
       );
       chunks = folded.chunks;
@@ -84,7 +85,7 @@ export function createProcessor(deps: ProcessorDeps) {
         finish('cancelled');
         return { outcome: 'cancelled' };
       }
-      answer = { ...errorAnswer(error), jobId, queueWaitMs };
+      answer = { ...errorAnswer(error, null, COMPLETION_APIS[data.kind].errorDialect), jobId, queueWaitMs };
     } finally {
       deps.cancels.release(jobId);
       deps.metrics.activeJobs.dec();

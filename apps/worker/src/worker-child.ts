@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import {
+  COMPLETION_APIS,
   type CompletionJobData,
   errorAnswer,
   type Logger,
@@ -81,7 +82,8 @@ export async function startWorkerChild(
     // client still waits, so it gets a 502 now instead of a 504 at its deadline.
     if (job === undefined || Date.now() >= job.data.deadline) return;
     const failure = new ProxyError('job_failed', `The job failed in the worker farm: ${error.message}`);
-    publish(job.data.replyTo, { ...errorAnswer(failure), jobId: String(job.id), queueWaitMs: 0 }).catch(
+    const failedAnswer = errorAnswer(failure, null, COMPLETION_APIS[job.data.kind].errorDialect);
+    publish(job.data.replyTo, { ...failedAnswer, jobId: String(job.id), queueWaitMs: 0 }).catch(
       (err: unknown) => logger.warn({ err, jobId: job.id }, 'could not answer a failed job'),
     );
   });

@@ -28,6 +28,7 @@ export { counterSum, type StatsTotals, startStatsLine } from './observability/st
 export { type AnswerTokens, MAX_MODEL_LABELS, tokenCounter } from './observability/token-counter.js';
 export { type UpstreamMetrics, upstreamObserver } from './observability/upstream-observer.js';
 export { type Answer, type AnswerUsage, errorAnswer } from './openai/answer.js';
+export { type ErrorDialect, errorBodyIn } from './openai/error-dialect.js';
 export {
   asProxyError,
   ERROR_CODES,
@@ -60,6 +61,7 @@ export { type QueueNames, queueNames } from './queue/names.js';
 export { foldResponsesStream, type ResponseObject } from './responses/index.js';
 export {
   callUpstream,
+  type KeyHeader,
   streamUpstream,
   toUpstreamError,
   type UpstreamObserver,
@@ -72,6 +74,7 @@ export {
   type NonStreamSettings,
   streamingBody,
 } from './upstream/complete-from-stream.js';
+export { COMPLETION_APIS, type CompletionApi } from './upstream/completion-apis.js';
 export { ClientGoneError, type DeadlineCode, deadlineError, withDeadline } from './upstream/deadline.js';
 export {
   answerHeaders,

@@ -1,4 +1,4 @@
-import { errors, ProxyError } from '@openai-proxy/shared';
+import { errors, type KeyHeader, ProxyError } from '@openai-proxy/shared';
 import type { Request, Response } from 'express';
 import type { GatewayConfig } from '../config.js';
 import { AccessKeySet, keyDigest } from '../security/access-key-set.js';
@@ -21,16 +21,23 @@ export type Guard = (req: Request, res: Response, ctx: RequestContext) => Promis
  *    (`GET http://other-host/v1/...`), no dot segments that would climb out of it, no broken
  *    percent-escape (the path is passed on as written, never decoded here);
  * 2. a declared size within `MAX_BODY_BYTES` (413 before a byte of the body is read);
- * 3. with `GATEWAY_API_KEYS`, one of them as `Authorization: Bearer <key>` (401 otherwise; the
- *    message never repeats what was sent). Once upstream calls use server-side keys
- *    (`GATEWAY_API_KEYS` or `UPSTREAM_API_KEY`), the client's header is removed here, so it
- *    reaches neither an upstream nor a job in Redis; otherwise it passes on, as in the original tool;
+ * 3. with `GATEWAY_API_KEYS`, one of them as `Authorization: Bearer <key>`, or, on a route whose
+ *    API takes `x-api-key` (Anthropic's /v1/messages, whose SDK sends nothing else), as
+ *    `x-api-key: <key>` (401 otherwise; the message never repeats what was sent). Once upstream
+ *    calls use server-side keys (`GATEWAY_API_KEYS` or `UPSTREAM_API_KEY`), the client's key
+ *    headers are removed here, so they reach neither an upstream nor a job in Redis; otherwise
+ *    they pass on, as in the original tool;
  * 4. with a rate limit, the client's allowance: the digest of the key it presented, else its IP.
  */
 export function createGuard(
   config: Pick<GatewayConfig, 'MAX_BODY_BYTES' | 'GATEWAY_API_KEYS' | 'UPSTREAM_API_KEY'>,
   limiter: RequestLimiter | undefined,
+  keyHeader: KeyHeader = 'authorization',
 ): Guard {
+  const missingKey =
+    keyHeader === 'x-api-key'
+      ? "You didn't provide an API key. Send it as 'x-api-key: <key>' or 'Authorization: Bearer <key>'."
+      : "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.";
   const keys = new AccessKeySet(config.GATEWAY_API_KEYS);
   const serverSideKeys = keys.size > 0 || config.UPSTREAM_API_KEY.length > 0;
   const checkKey = serverSideKeys || limiter !== undefined;
@@ -50,22 +57,28 @@ export function createGuard(
       throw tooLarge(config.MAX_BODY_BYTES);
     if (checkKey) {
       const authorization = req.headers.authorization;
-      const presented = bearerToken(authorization);
+      const presented = bearerToken(authorization) ?? otherKey(req, keyHeader);
       if (keys.size > 0) {
-        if (presented === undefined)
-          throw new ProxyError(
-            'missing_api_key',
-            "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.",
-          );
+        if (presented === undefined) throw new ProxyError('missing_api_key', missingKey);
         if (!keys.matches(presented)) throw new ProxyError('invalid_api_key', 'Incorrect API key provided.');
       }
       const credential = presented ?? authorization;
       if (limit !== undefined && credential !== undefined)
         ctx.clientKeyDigest = keyDigest(credential).toString('hex');
-      if (serverSideKeys) delete req.headers.authorization;
+      if (serverSideKeys) {
+        delete req.headers.authorization;
+        delete req.headers['x-api-key'];
+      }
     }
     return limit?.(req, res, ctx);
   };
+}
+
+/** The key a client sent in `x-api-key`, on a route whose API takes it there. */
+function otherKey(req: Request, keyHeader: KeyHeader): string | undefined {
+  if (keyHeader !== 'x-api-key') return undefined;
+  const value = req.headers['x-api-key'];
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /**

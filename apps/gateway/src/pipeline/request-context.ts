@@ -1,9 +1,11 @@
-import { ClientGoneError } from '@openai-proxy/shared';
+import { ClientGoneError, type ErrorDialect } from '@openai-proxy/shared';
 
 /** The bounded `route` label of a request's metrics: a route template, never a raw path. */
 export type RouteLabel =
   | '/v1/chat/completions'
   | '/v1/completions'
+  | '/v1/responses'
+  | '/v1/messages'
   | '/v1/models'
   | '/v1/*'
   | '/health'
@@ -34,6 +36,8 @@ export class RequestContext {
   constructor(
     readonly id: string,
     public route: RouteLabel,
+    /** The shape of this route's errors, chosen in the route table (see server.ts). */
+    readonly errorDialect: ErrorDialect = 'openai',
   ) {}
 
   /** Aborts, with a ClientGoneError, when the client leaves before its answer is complete. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { errors, type Logger } from '@openai-proxy/shared';
+import { type ErrorDialect, errors, type Logger } from '@openai-proxy/shared';
 import type { NextFunction, Request, Response } from 'express';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import { requestMetrics } from '../observability/request-metrics.js';
@@ -59,13 +59,16 @@ export function createDoor(options: DoorOptions) {
   };
 
   return {
-    /** The Express handler of one route; `counted` routes count against the in-flight limit. */
-    route(label: RouteLabel, counted: boolean, handler: RouteHandler) {
+    /**
+     * The Express handler of one route; `counted` routes count against the in-flight limit. Its
+     * errors, the door's own refusals included, take `dialect`'s shape.
+     */
+    route(label: RouteLabel, counted: boolean, handler: RouteHandler, dialect: ErrorDialect = 'openai') {
       return (req: Request, res: Response, _next: NextFunction): void => {
         const offered = req.headers['x-request-id'];
         const id = typeof offered === 'string' && SAFE_ID.test(offered) ? offered : randomUUID();
         res.setHeader('x-request-id', id);
-        const ctx = new RequestContext(id, label);
+        const ctx = new RequestContext(id, label, dialect);
         const admitted = !counted || inflight < maxInflight;
         const holds = counted && admitted;
         metrics.inFlight.inc();

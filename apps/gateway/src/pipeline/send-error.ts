@@ -1,4 +1,4 @@
-import { asProxyError, ClientGoneError, type Logger } from '@openai-proxy/shared';
+import { asProxyError, ClientGoneError, errorBodyIn, type Logger } from '@openai-proxy/shared';
 import type { Request, Response } from 'express';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import { rejectionReason } from '../observability/rejection-reason.js';
@@ -8,8 +8,8 @@ import { writeJson } from './write-json.js';
 
 /**
  * The one place an error becomes a response: a ProxyError with its status, code and
- * Retry-After; anything else a 500 in OpenAI's shape with the request id, logged once with
- * its stack. A 4xx the proxy raised itself is a request refused before any upstream saw it,
+ * Retry-After; anything else a 500 with the request id, logged once with its stack. The body
+ * takes the route's dialect (`ctx.errorDialect`): OpenAI's shape, or Anthropic's on /v1/messages. A 4xx the proxy raised itself is a request refused before any upstream saw it,
  * and is counted so. A client that already left gets nothing.
  */
 export function sendError(
@@ -36,7 +36,7 @@ export function sendError(
   if (!req.complete && hasBody(req)) discardRefusedBody(req);
   if (proxyError.retryAfterSeconds !== undefined)
     res.setHeader('retry-after', String(proxyError.retryAfterSeconds));
-  writeJson(res, proxyError.status, JSON.stringify(proxyError.toBody()));
+  writeJson(res, proxyError.status, errorBodyIn(ctx.errorDialect, proxyError));
 }
 
 function hasBody(req: Request): boolean {

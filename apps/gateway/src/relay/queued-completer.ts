@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
+  COMPLETION_APIS,
   type CompletionJobData,
   deadlineError,
   decodeAnswer,
+  type ErrorDialect,
   errorAnswer,
   errors,
   type Logger,
@@ -22,6 +24,8 @@ interface Waiter {
   resolve(answer: CompletedAnswer): void;
   reject(error: unknown): void;
   createdAt: number;
+  /** The shape of the 504 this waiter gets if its deadline passes. */
+  errorDialect: ErrorDialect;
 }
 
 type QueueSettings = Pick<
@@ -143,10 +147,15 @@ export class QueuedCompleter implements NonStreamCompleter {
       deadline: acceptedAt + job.timeoutMs,
       requestId: job.requestId,
       acceptedAt,
-      ...(job.clientAuthorization === undefined ? {} : { auth: job.clientAuthorization }),
+      ...(job.clientCredential === undefined ? {} : { auth: job.clientCredential }),
     };
     const answer = new Promise<CompletedAnswer>((resolve, reject) => {
-      this.pending.set(jobId, { resolve, reject, createdAt: acceptedAt });
+      this.pending.set(jobId, {
+        resolve,
+        reject,
+        createdAt: acceptedAt,
+        errorDialect: COMPLETION_APIS[job.kind].errorDialect,
+      });
     });
     this.deadlines.add(jobId, job.timeoutMs, acceptedAt);
     try {
@@ -257,7 +266,7 @@ export class QueuedCompleter implements NonStreamCompleter {
     }
     const waiter = this.settle(jobId);
     if (waiter === undefined) return;
-    waiter.resolve(errorAnswer(deadlineError('deadline_exceeded', timeoutMs)));
+    waiter.resolve(errorAnswer(deadlineError('deadline_exceeded', timeoutMs), null, waiter.errorDialect));
     await this.cancel(jobId);
   }
 

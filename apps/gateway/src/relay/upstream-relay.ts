@@ -1,4 +1,5 @@
 import {
+  type KeyHeader,
   pickForwardedHeaders,
   relayableResponseHeaders,
   streamUpstream,
@@ -27,6 +28,8 @@ export interface RelayRequest {
   body?: Buffer;
   /** The client's content type, for pass-through bodies that are not JSON (e.g. multipart). */
   contentType?: string;
+  /** Where the API takes its key (Anthropic's `x-api-key` on /v1/messages); `authorization` otherwise. */
+  keyHeader?: KeyHeader;
 }
 
 /**
@@ -44,6 +47,7 @@ export async function relayUpstream(
 ): Promise<void> {
   const { signal, dispose } = withDeadline(ctx.clientGone, settings.totalTimeoutMs, 'total_timeout');
   const headers = pickForwardedHeaders(req.headers);
+  const keyHeader = relay.keyHeader ?? 'authorization';
   if (relay.contentType !== undefined) headers['content-type'] = relay.contentType;
   try {
     await streamUpstream(
@@ -52,7 +56,8 @@ export async function relayUpstream(
         endpoint: relay.endpoint,
         method: relay.method,
         headers,
-        clientAuthorization: req.headers.authorization,
+        keyHeader,
+        clientCredential: clientCredential(req, keyHeader),
         ...(relay.body === undefined ? {} : { body: relay.body }),
         signal,
         maxTries: settings.maxTries,
@@ -78,4 +83,10 @@ export async function relayUpstream(
   } finally {
     dispose();
   }
+}
+
+/** The client's key as its API carries it (the guard removed it when keys are server-side). */
+export function clientCredential(req: Request, keyHeader: KeyHeader): string | undefined {
+  const value = req.headers[keyHeader];
+  return typeof value === 'string' ? value : undefined;
 }

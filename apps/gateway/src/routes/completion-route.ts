@@ -1,4 +1,5 @@
 import {
+  COMPLETION_APIS,
   COMPLETION_ENDPOINTS,
   type CompletionKind,
   errorAnswer,
@@ -13,12 +14,13 @@ import type { RouteHandler } from '../pipeline/request-door.js';
 import { writeJson } from '../pipeline/write-json.js';
 import { KeepaliveWriter } from '../relay/keepalive-writer.js';
 import type { CompletedAnswer } from '../relay/non-stream-completer.js';
-import { relayUpstream } from '../relay/upstream-relay.js';
+import { clientCredential, relayUpstream } from '../relay/upstream-relay.js';
 import { checkCompletionRequest } from '../validation/completion-request.js';
 import type { RouteDeps } from './route-deps.js';
 
 /**
- * `POST /v1/chat/completions` and `POST /v1/completions`, the whole way of a request:
+ * `POST /v1/chat/completions`, `/v1/completions`, `/v1/responses` and `/v1/messages`, the whole
+ * way of a request (what differs between the APIs is in COMPLETION_APIS):
  * the `/v1` guard, one reading of the JSON body, the fields the proxy relies on, then
  * - `stream: true`: the client's bytes go to an upstream and its stream is piped back as is;
  * - otherwise: the body, serialised once with `stream: true`, is folded from an upstream stream
@@ -27,11 +29,12 @@ import type { RouteDeps } from './route-deps.js';
 export function completionRoute(kind: CompletionKind, deps: RouteDeps): RouteHandler {
   const { config, completer } = deps;
   const endpoint = COMPLETION_ENDPOINTS[kind];
+  const { keyHeader, errorDialect } = COMPLETION_APIS[kind];
   return async (req, res, ctx) => {
     await deps.guard(req, res, ctx);
     const { bytes, body } = await readJsonBody(req, config.MAX_BODY_BYTES, config.MAX_JSON_DEPTH);
     if (checkCompletionRequest(kind, body)) {
-      await relayUpstream(req, res, ctx, deps.relay, { endpoint, method: 'POST', body: bytes });
+      await relayUpstream(req, res, ctx, deps.relay, { endpoint, method: 'POST', body: bytes, keyHeader });
       return;
     }
     ctx.queued = completer.mode === 'queue';
@@ -41,9 +44,9 @@ export function completionRoute(kind: CompletionKind, deps: RouteDeps): RouteHan
       answer = await completer.complete(
         {
           kind,
-          body: streamingBody(body, config.UPSTREAM_INCLUDE_USAGE),
+          body: streamingBody(kind, body, config.UPSTREAM_INCLUDE_USAGE),
           headers: pickForwardedHeaders(req.headers),
-          clientAuthorization: req.headers.authorization,
+          clientCredential: clientCredential(req, keyHeader),
           requestId: ctx.id,
           timeoutMs: requestTimeoutMs(req.headers, config.REQUEST_TIMEOUT_MS),
         },
@@ -52,7 +55,7 @@ export function completionRoute(kind: CompletionKind, deps: RouteDeps): RouteHan
     } catch (error) {
       if (ctx.left || !keepalive.started) throw error;
       // After the keep-alive status went out, an error can only travel in the body.
-      answer = errorAnswer(isProxyError(error) ? error : internalError(ctx.id, error));
+      answer = errorAnswer(isProxyError(error) ? error : internalError(ctx.id, error), null, errorDialect);
     } finally {
       keepalive.stop();
     }

@@ -1,4 +1,7 @@
-import { type CompletionKind, errors } from '@openai-proxy/shared';
+import type { CompletionKind } from '@openai-proxy/shared';
+import { emptyArray, isInteger, isRecord, missing, wrongType, wrongValue } from './field-errors.js';
+import { checkAnthropicMessages } from './messages-request.js';
+import { checkResponsesInput } from './responses-request.js';
 
 /**
  * What the proxy checks before a request may reach an upstream or the queue: only the fields
@@ -13,18 +16,6 @@ export const ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'funct
 const ROLE_SET: ReadonlySet<unknown> = new Set(ROLES);
 const ROLE_LIST = ROLES.map((role) => `'${role}'`).join(', ');
 
-const missing = (param: string) =>
-  errors.badRequest(`Missing required parameter: '${param}'.`, param, 'missing_required_parameter');
-const wrongType = (param: string, expected: string) =>
-  errors.badRequest(`Invalid '${param}': ${expected}.`, param, 'invalid_type');
-const wrongValue = (param: string, expected: string) =>
-  errors.badRequest(`Invalid '${param}': ${expected}.`, param, 'invalid_value');
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-const isInteger = (value: unknown) => typeof value === 'number' && Number.isInteger(value);
-
 /** Throws the 400 for the first field the proxy cannot work with; returns the `stream` flag. */
 export function checkCompletionRequest(kind: CompletionKind, body: Record<string, unknown>): boolean {
   const { model, stream } = body;
@@ -34,20 +25,22 @@ export function checkCompletionRequest(kind: CompletionKind, body: Record<string
   // OpenAI's API takes `null` for "not set"; anything but a boolean would be guessed at.
   if (stream !== undefined && stream !== null && typeof stream !== 'boolean')
     throw wrongType('stream', 'must be a boolean');
-  if (kind === 'chat') checkMessages(body.messages);
-  else checkPrompt(body.prompt);
+  KIND_CHECKS[kind](body);
   return stream === true;
 }
+
+/** What each API requires beyond `model` and `stream`. */
+const KIND_CHECKS: Record<CompletionKind, (body: Record<string, unknown>) => void> = {
+  chat: (body) => checkMessages(body.messages),
+  completion: (body) => checkPrompt(body.prompt),
+  responses: checkResponsesInput,
+  messages: checkAnthropicMessages,
+};
 
 function checkMessages(messages: unknown): void {
   if (messages === undefined) throw missing('messages');
   if (!Array.isArray(messages)) throw wrongType('messages', 'must be an array of messages');
-  if (messages.length === 0)
-    throw errors.badRequest(
-      "Invalid 'messages': must contain at least one message.",
-      'messages',
-      'empty_array',
-    );
+  if (messages.length === 0) throw emptyArray('messages', 'must contain at least one message');
   for (let index = 0; index < messages.length; index += 1) {
     const message: unknown = messages[index];
     const param = `messages[${index}]`;

@@ -1,3 +1,4 @@
+import { type ErrorDialect, errorBodyIn } from './error-dialect.js';
 import type { ProxyError } from './errors.js';
 
 /** Token counts of one answer, as the upstream reported them (a count it left out is 0). */
@@ -26,11 +27,15 @@ export interface Answer {
   headers: Record<string, string>;
 }
 
-/** The one way an error becomes an answer. */
-export function errorAnswer(error: ProxyError, upstream: string | null = null): Answer {
+/** The one way an error becomes an answer, in the dialect of the API the client called. */
+export function errorAnswer(
+  error: ProxyError,
+  upstream: string | null = null,
+  dialect: ErrorDialect = 'openai',
+): Answer {
   return {
     status: error.status,
-    body: JSON.stringify(error.toBody()),
+    body: errorBodyIn(dialect, error),
     upstream,
     model: null,
     usage: null,

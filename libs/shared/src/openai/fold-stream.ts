@@ -5,13 +5,22 @@ import { readSseData } from './sse-reader.js';
 import { TextCompletionFold } from './text-fold.js';
 import type { ChatCompletion, CompletionFold, JsonObject, TextCompletion } from './types.js';
 
-/** `chat` for /v1/chat/completions, `completion` for the legacy /v1/completions. */
-export type CompletionKind = 'chat' | 'completion';
+/**
+ * The APIs the proxy answers without streaming: `chat` for /v1/chat/completions, `completion` for
+ * the legacy /v1/completions, `responses` for OpenAI's /v1/responses, `messages` for Anthropic's
+ * /v1/messages.
+ */
+export type CompletionKind = 'chat' | 'completion' | 'responses' | 'messages';
+
+/** The two kinds this file folds; the others have their own folds (responses/, messages/). */
+export type ChatCompletionKind = Extract<CompletionKind, 'chat' | 'completion'>;
 
 /** Where each kind lives below `/v1`, on the client's side and the upstream's alike. */
 export const COMPLETION_ENDPOINTS: Readonly<Record<CompletionKind, string>> = {
   chat: '/chat/completions',
   completion: '/completions',
+  responses: '/responses',
+  messages: '/messages',
 };
 
 /** What a fold makes of a stream: the answer's body (serialised once) and how many chunks it took. */
@@ -35,7 +44,7 @@ export type FoldedAnswer = Pick<Answer, 'body' | 'model' | 'usage'> & { chunks: 
  * Empty data lines are skipped. Nothing after `[DONE]` counts (see `drainAfterDone`).
  */
 export async function foldUpstreamStream(
-  kind: CompletionKind,
+  kind: ChatCompletionKind,
   body: AsyncIterable<Uint8Array>,
 ): Promise<FoldedAnswer> {
   const fold: CompletionFold<ChatCompletion | TextCompletion> =

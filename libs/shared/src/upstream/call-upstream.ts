@@ -6,6 +6,9 @@ import type { Upstream } from './upstream.js';
 import { parseRetryAfter } from './upstream-health.js';
 import type { UpstreamSet } from './upstream-set.js';
 
+/** Where an API takes its key: OpenAI's `Authorization: Bearer <key>`, Anthropic's `x-api-key: <key>`. */
+export type KeyHeader = 'authorization' | 'x-api-key';
+
 export interface UpstreamTimeouts {
   firstByteMs: number;
   idleMs: number;
@@ -18,8 +21,10 @@ export interface UpstreamRequest {
   method: Dispatcher.HttpMethod;
   /** Allow-listed client headers (see forward-headers.ts). */
   headers: Record<string, string>;
-  /** The client's `Authorization`, used when the upstream has no key of its own. */
-  clientAuthorization: string | undefined;
+  /** The header that carries the key (default `authorization`, as a Bearer token). */
+  keyHeader?: KeyHeader;
+  /** The client's value of `keyHeader`, used when the upstream has no key of its own. */
+  clientCredential: string | undefined;
   body?: string | Buffer;
   /** Aborts the call: client gone, deadline passed. Its reason is what the caller sees. */
   signal: AbortSignal;
@@ -221,8 +226,12 @@ function requestOptions(upstream: Upstream, request: UpstreamRequest): Dispatche
 function headersFor(upstream: Upstream, request: UpstreamRequest): Record<string, string> {
   const headers: Record<string, string> = { ...request.headers };
   if (request.body !== undefined) headers['content-type'] ??= 'application/json';
-  const authorization =
-    upstream.apiKey === undefined ? request.clientAuthorization : `Bearer ${upstream.apiKey}`;
-  if (authorization !== undefined) headers.authorization = authorization;
+  const keyHeader = request.keyHeader ?? 'authorization';
+  const serverKey =
+    upstream.apiKey === undefined || keyHeader === 'x-api-key'
+      ? upstream.apiKey
+      : `Bearer ${upstream.apiKey}`;
+  const credential = serverKey ?? request.clientCredential;
+  if (credential !== undefined) headers[keyHeader] = credential;
   return headers;
 }

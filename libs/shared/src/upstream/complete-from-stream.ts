@@ -1,12 +1,13 @@
 import { type Answer, errorAnswer } from '../openai/answer.js';
 import { isProxyError } from '../openai/errors.js';
-import { COMPLETION_ENDPOINTS, type CompletionKind, foldUpstreamStream } from '../openai/fold-stream.js';
+import { COMPLETION_ENDPOINTS, type CompletionKind } from '../openai/fold-stream.js';
 import {
   callUpstream,
   toUpstreamError,
   type UpstreamObserver,
   type UpstreamTimeouts,
 } from './call-upstream.js';
+import { COMPLETION_APIS } from './completion-apis.js';
 import { answerHeaders } from './forward-headers.js';
 import type { UpstreamSet } from './upstream-set.js';
 
@@ -22,7 +23,8 @@ export interface NonStreamRequest {
   /** The upstream body, serialised once by the gateway with `stream: true` (see `streamingBody`). */
   body: string;
   headers: Record<string, string>;
-  clientAuthorization: string | undefined;
+  /** The client's key, as its API carries it (see COMPLETION_APIS' `keyHeader`). */
+  clientCredential: string | undefined;
   signal: AbortSignal;
 }
 
@@ -36,11 +38,16 @@ const RETRYABLE_STREAM_CODES = new Set([
 
 /**
  * The client's body as the upstream gets it for a fold: `stream: true`, and, with
- * `includeUsage`, `stream_options.include_usage` so the folded answer carries usage.
- * Serialised here, once; every other field travels on untouched.
+ * `includeUsage` on an API that has it, `stream_options.include_usage` so the folded answer
+ * carries usage. Serialised here, once; every other field travels on untouched.
  */
-export function streamingBody(body: Record<string, unknown>, includeUsage: boolean): string {
-  if (!includeUsage) return JSON.stringify({ ...body, stream: true });
+export function streamingBody(
+  kind: CompletionKind,
+  body: Record<string, unknown>,
+  includeUsage: boolean,
+): string {
+  if (!includeUsage || !COMPLETION_APIS[kind].hasStreamOptions)
+    return JSON.stringify({ ...body, stream: true });
   const options =
     typeof body.stream_options === 'object' && body.stream_options !== null ? body.stream_options : {};
   return JSON.stringify({ ...body, stream: true, stream_options: { ...options, include_usage: true } });
@@ -58,6 +65,7 @@ export async function completeFromStream(
   request: NonStreamRequest,
   observe?: UpstreamObserver,
 ): Promise<Answer & { chunks: number }> {
+  const api = COMPLETION_APIS[request.kind];
   for (let attempt = 0; ; attempt += 1) {
     let label: string | null = null;
     let streamStarted = false;
@@ -68,7 +76,8 @@ export async function completeFromStream(
           endpoint: COMPLETION_ENDPOINTS[request.kind],
           method: 'POST',
           headers: request.headers,
-          clientAuthorization: request.clientAuthorization,
+          keyHeader: api.keyHeader,
+          clientCredential: request.clientCredential,
           body: request.body,
           signal: request.signal,
           maxTries: settings.maxTries,
@@ -94,7 +103,7 @@ export async function completeFromStream(
       }
       streamStarted = true;
       try {
-        const folded = await foldUpstreamStream(request.kind, response.body);
+        const folded = await api.fold(response.body);
         return { status: 200, upstream: label, errorCode: null, headers, ...folded };
       } catch (error) {
         if (
@@ -110,7 +119,7 @@ export async function completeFromStream(
       const proxyError = toUpstreamError(error, settings.timeouts);
       const retryable = streamStarted && RETRYABLE_STREAM_CODES.has(proxyError.code);
       if (retryable && attempt < settings.streamRetries) continue;
-      return { ...errorAnswer(proxyError, label), chunks: 0 };
+      return { ...errorAnswer(proxyError, label, api.errorDialect), chunks: 0 };
     }
   }
 }

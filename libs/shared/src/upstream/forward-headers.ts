@@ -10,6 +10,9 @@ const CLIENT_HEADERS_FORWARDED = [
   'openai-organization',
   'openai-project',
   'openai-beta',
+  // Anthropic's Messages API reads its version and opt-in features from these.
+  'anthropic-version',
+  'anthropic-beta',
   'user-agent',
 ] as const;
 
