@@ -60,6 +60,7 @@ export {
 export { type QueueNames, queueNames } from './queue/names.js';
 export { foldResponsesStream, type ResponseObject } from './responses/index.js';
 export {
+  type ClientCredential,
   callUpstream,
   type KeyHeader,
   streamUpstream,

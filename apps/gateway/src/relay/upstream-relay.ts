@@ -1,4 +1,5 @@
 import {
+  type ClientCredential,
   type KeyHeader,
   pickForwardedHeaders,
   relayableResponseHeaders,
@@ -85,8 +86,15 @@ export async function relayUpstream(
   }
 }
 
-/** The client's key as its API carries it (the guard removed it when keys are server-side). */
-export function clientCredential(req: Request, keyHeader: KeyHeader): string | undefined {
-  const value = req.headers[keyHeader];
-  return typeof value === 'string' ? value : undefined;
+/**
+ * The client's own key, to pass on as it came (the guard removed it when keys are server-side):
+ * `Authorization`, or, on a route whose API takes `x-api-key`, that header first (Anthropic's
+ * SDKs send either, and an OAuth token only ever as `Authorization`).
+ */
+export function clientCredential(req: Request, keyHeader: KeyHeader): ClientCredential | undefined {
+  const apiKey = req.headers['x-api-key'];
+  if (keyHeader === 'x-api-key' && typeof apiKey === 'string' && apiKey !== '')
+    return { header: 'x-api-key', value: apiKey };
+  const authorization = req.headers.authorization;
+  return authorization === undefined ? undefined : { header: 'authorization', value: authorization };
 }

@@ -15,7 +15,7 @@ export const redactedPaths = [
   'auth',
   'apiKey',
   'api_key',
-  'clientAuthorization',
+  'clientCredential',
   'headers.authorization',
   'headers.cookie',
   'headers["api-key"]',

@@ -1,6 +1,7 @@
 import type { Answer, AnswerUsage } from '../openai/answer.js';
 import { ERROR_CODES, type ErrorCode } from '../openai/errors.js';
 import type { CompletionKind } from '../openai/fold-stream.js';
+import type { ClientCredential } from '../upstream/call-upstream.js';
 
 /** What a gateway puts on the queue for one non-stream request. */
 export interface CompletionJobData {
@@ -9,8 +10,8 @@ export interface CompletionJobData {
   body: string;
   /** Allow-listed client headers for the upstream. */
   headers: Record<string, string>;
-  /** The client's Authorization; absent when upstream keys are configured server-side. */
-  auth?: string;
+  /** The client's own key; absent when upstream keys are configured server-side. */
+  auth?: ClientCredential;
   /** The gateway's results channel. */
   replyTo: string;
   /** Epoch ms after which nobody waits for the answer. */

@@ -9,6 +9,15 @@ import type { UpstreamSet } from './upstream-set.js';
 /** Where an API takes its key: OpenAI's `Authorization: Bearer <key>`, Anthropic's `x-api-key: <key>`. */
 export type KeyHeader = 'authorization' | 'x-api-key';
 
+/**
+ * A client's own key, passed on when the upstream has no key of its own: the header it came in
+ * and its whole value (`Bearer sk-...` for `authorization`), sent on as it came.
+ */
+export interface ClientCredential {
+  header: KeyHeader;
+  value: string;
+}
+
 export interface UpstreamTimeouts {
   firstByteMs: number;
   idleMs: number;
@@ -21,10 +30,10 @@ export interface UpstreamRequest {
   method: Dispatcher.HttpMethod;
   /** Allow-listed client headers (see forward-headers.ts). */
   headers: Record<string, string>;
-  /** The header that carries the key (default `authorization`, as a Bearer token). */
+  /** The header that carries the upstream's own key (default `authorization`, as a Bearer token). */
   keyHeader?: KeyHeader;
-  /** The client's value of `keyHeader`, used when the upstream has no key of its own. */
-  clientCredential: string | undefined;
+  /** The client's key, used when the upstream has no key of its own. */
+  clientCredential: ClientCredential | undefined;
   body?: string | Buffer;
   /** Aborts the call: client gone, deadline passed. Its reason is what the caller sees. */
   signal: AbortSignal;
@@ -227,11 +236,10 @@ function headersFor(upstream: Upstream, request: UpstreamRequest): Record<string
   const headers: Record<string, string> = { ...request.headers };
   if (request.body !== undefined) headers['content-type'] ??= 'application/json';
   const keyHeader = request.keyHeader ?? 'authorization';
-  const serverKey =
-    upstream.apiKey === undefined || keyHeader === 'x-api-key'
-      ? upstream.apiKey
-      : `Bearer ${upstream.apiKey}`;
-  const credential = serverKey ?? request.clientCredential;
-  if (credential !== undefined) headers[keyHeader] = credential;
+  if (upstream.apiKey !== undefined) {
+    headers[keyHeader] = keyHeader === 'authorization' ? `Bearer ${upstream.apiKey}` : upstream.apiKey;
+  } else if (request.clientCredential !== undefined) {
+    headers[request.clientCredential.header] = request.clientCredential.value;
+  }
   return headers;
 }

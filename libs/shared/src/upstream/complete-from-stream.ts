@@ -2,6 +2,7 @@ import { type Answer, errorAnswer } from '../openai/answer.js';
 import { isProxyError } from '../openai/errors.js';
 import { COMPLETION_ENDPOINTS, type CompletionKind } from '../openai/fold-stream.js';
 import {
+  type ClientCredential,
   callUpstream,
   toUpstreamError,
   type UpstreamObserver,
@@ -23,8 +24,8 @@ export interface NonStreamRequest {
   /** The upstream body, serialised once by the gateway with `stream: true` (see `streamingBody`). */
   body: string;
   headers: Record<string, string>;
-  /** The client's key, as its API carries it (see COMPLETION_APIS' `keyHeader`). */
-  clientCredential: string | undefined;
+  /** The client's own key, passed on when the upstream has none of its own. */
+  clientCredential: ClientCredential | undefined;
   signal: AbortSignal;
 }
 
