@@ -262,6 +262,21 @@ describe('@anthropic-ai/sdk, client.messages.create with a tool', () => {
     expect(error.error).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
   });
 
+  it('answers a passed deadline in Anthropic shape, standalone and through the queue (504 timeout_error)', async () => {
+    for (const [gateway, key] of [
+      [keyed, GATEWAY_KEY],
+      [open, CLIENT_KEY],
+    ] as const) {
+      upstream.enqueue({ kind: 'hang', afterHeaders: true });
+      const answer = await postJson(`${gateway.url}/v1/messages`, MESSAGES_PARAMS, {
+        'x-api-key': key,
+        'x-stainless-timeout': '1',
+      });
+      expect(answer.status).toBe(504);
+      expect(answer.json).toMatchObject({ type: 'error', error: { type: 'timeout_error' } });
+    }
+  });
+
   it('refuses a bad request in Anthropic shape, naming the field', async () => {
     const answer = await postJson(
       `${open.url}/v1/messages`,
