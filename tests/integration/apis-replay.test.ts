@@ -10,7 +10,7 @@ import {
 } from '@openai-proxy/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AppProcess, startApp } from './support/app-process.js';
-import { postJson } from './support/http.js';
+import { eventually, postJson } from './support/http.js';
 import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Every recorded Responses and Messages stream replayed by the mock upstream in two TCP slicings,
@@ -185,6 +185,59 @@ describe('broken streams', () => {
       upstream.enqueue({ kind: 'replay', sse: good });
       const next = await postJson(`${gateway.url}${api.path}`, api.request);
       expect(next.status).toBe(200);
+    }
+  });
+});
+
+describe('a final response that disagrees with its deltas', () => {
+  const event = (type: string, fields: Record<string, unknown>) =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, ...fields })}\n\n`;
+  const base = { id: 'resp_1', object: 'response', created_at: 1, model: 'm' };
+  const message = (text: string) => ({
+    id: 'msg_1',
+    type: 'message',
+    status: 'completed',
+    role: 'assistant',
+    content: [{ type: 'output_text', text, annotations: [] }],
+  });
+  const sse = [
+    event('response.created', { response: { ...base, status: 'in_progress', output: [], usage: null } }),
+    event('response.output_item.added', {
+      output_index: 0,
+      item: { ...message(''), status: 'in_progress', content: [] },
+    }),
+    event('response.content_part.added', {
+      output_index: 0,
+      content_index: 0,
+      part: { type: 'output_text', text: '', annotations: [] },
+    }),
+    event('response.output_text.delta', { output_index: 0, content_index: 0, delta: 'Hello' }),
+    event('response.output_item.done', { output_index: 0, item: message('Hello') }),
+    event('response.completed', {
+      response: {
+        ...base,
+        status: 'completed',
+        output: [message('Goodbye')],
+        usage: { input_tokens: 1, output_tokens: 1 },
+      },
+    }),
+  ].join('');
+
+  it('is answered with the final response, and the disagreement is logged where the fold ran', async () => {
+    for (const [gateway, folder] of [
+      [queued, worker],
+      [standalone, standalone],
+    ] as const) {
+      const linesBefore = folder.output.length;
+      upstream.enqueue({ kind: 'replay', sse });
+      const answer = await postJson(`${gateway.url}${RESPONSES.path}`, RESPONSES.request);
+      expect(answer.status).toBe(200);
+      expect(answer.json.output).toEqual([message('Goodbye')]);
+      await eventually(() =>
+        folder.output
+          .slice(linesBefore)
+          .some((line) => line.includes('output[0].content.0.text differs from the stream')),
+      );
     }
   });
 });

@@ -78,6 +78,11 @@ export function createProcessor(deps: ProcessorDeps) {
         deps.observe,
       );
       chunks = folded.chunks;
+      if (folded.mismatches !== undefined && folded.mismatches.length > 0)
+        deps.logger.warn(
+          { jobId, requestId: data.requestId, upstream: folded.upstream, mismatches: folded.mismatches },
+          "the upstream's final response disagrees with its stream; answered with the final one",
+        );
       answer = { ...folded, jobId, queueWaitMs };
     } catch (error) {
       if (!isProxyError(error)) {

@@ -8,7 +8,11 @@ export type NonStreamJob = Omit<NonStreamRequest, 'signal'> & {
 };
 
 /** The answer as the gateway writes it; queue mode adds how long the job waited for a worker. */
-export type CompletedAnswer = Answer & { queueWaitMs?: number };
+export type CompletedAnswer = Answer & {
+  queueWaitMs?: number;
+  /** Standalone mode: where the upstream's final object disagreed with its deltas (see FoldedAnswer). */
+  mismatches?: string[];
+};
 
 /**
  * Turns a non-stream request into its folded answer: through the queue (queue mode) or in

@@ -62,6 +62,12 @@ export function completionRoute(kind: CompletionKind, deps: RouteDeps): RouteHan
     ctx.upstream = answer.upstream;
     ctx.queueWaitMs = answer.queueWaitMs;
     deps.metrics.countTokens(answer);
+    // Queue mode: the worker logs these (they do not travel back with the answer).
+    if (answer.mismatches !== undefined && answer.mismatches.length > 0)
+      deps.logger.warn(
+        { requestId: ctx.id, upstream: answer.upstream, mismatches: answer.mismatches },
+        "the upstream's final response disagrees with its stream; answered with the final one",
+      );
     if (keepalive.started) {
       ctx.answerStatus = answer.status;
       res.end(answer.body);

@@ -23,8 +23,15 @@ export const COMPLETION_ENDPOINTS: Readonly<Record<CompletionKind, string>> = {
   messages: '/messages',
 };
 
-/** What a fold makes of a stream: the answer's body (serialised once) and how many chunks it took. */
-export type FoldedAnswer = Pick<Answer, 'body' | 'model' | 'usage'> & { chunks: number };
+/**
+ * What a fold makes of a stream: the answer's body (serialised once), how many chunks it took,
+ * and, from a fold that cross-checks the upstream's final object against its deltas (Responses),
+ * where they disagree: one line each, for the log; the answer stands.
+ */
+export type FoldedAnswer = Pick<Answer, 'body' | 'model' | 'usage'> & {
+  chunks: number;
+  mismatches?: string[];
+};
 
 /**
  * Reads an upstream's SSE body and folds it into one non-stream answer.

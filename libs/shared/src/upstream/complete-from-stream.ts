@@ -1,6 +1,6 @@
 import { type Answer, errorAnswer } from '../openai/answer.js';
 import { isProxyError } from '../openai/errors.js';
-import { COMPLETION_ENDPOINTS, type CompletionKind } from '../openai/fold-stream.js';
+import { COMPLETION_ENDPOINTS, type CompletionKind, type FoldedAnswer } from '../openai/fold-stream.js';
 import {
   type ClientCredential,
   callUpstream,
@@ -65,7 +65,7 @@ export async function completeFromStream(
   settings: NonStreamSettings,
   request: NonStreamRequest,
   observe?: UpstreamObserver,
-): Promise<Answer & { chunks: number }> {
+): Promise<Answer & Pick<FoldedAnswer, 'chunks' | 'mismatches'>> {
   const api = COMPLETION_APIS[request.kind];
   for (let attempt = 0; ; attempt += 1) {
     let label: string | null = null;
