@@ -12,9 +12,9 @@ function seeded(seed: number): () => number {
   };
 }
 
-/** What a flapping upstream does with a call, and how often (weights sum to 100). */
+/** What a flapping upstream does with a call, and how often (weights sum to 100); echo first. */
 const FLAPS: readonly (readonly [number, MockBehavior])[] = [
-  [55, { kind: 'echo', chunkDelayMs: 30 }],
+  [55, { kind: 'echo' }],
   [12, { kind: 'status', status: 500 }],
   [5, { kind: 'status', status: 503, headers: { 'retry-after': '1' } }],
   [5, { kind: 'status', status: 429 }],
@@ -23,20 +23,25 @@ const FLAPS: readonly (readonly [number, MockBehavior])[] = [
   [8, { kind: 'drop', afterChunks: 0 }],
 ];
 
-function pick(random: () => number): MockBehavior {
+function pick(random: () => number, success: MockBehavior): MockBehavior {
   let roll = random() * 100;
   for (const [weight, behavior] of FLAPS) {
     roll -= weight;
-    if (roll < 0) return behavior;
+    if (roll < 0) return behavior.kind === 'echo' ? success : behavior;
   }
-  return FLAPS[0]![1];
+  return success;
 }
 
 /**
  * `length` behaviours for one upstream's calls in order: errors and resets mixed with
- * successes. The first is a failure, so a failover happens in every run.
+ * successes (echo answers `chunkDelayMs` apart). The first is a failure, so a failover happens
+ * in every run.
  */
-export function flappingBehaviors(seed: number, length: number): MockBehavior[] {
+export function flappingBehaviors(seed: number, length: number, chunkDelayMs = 30): MockBehavior[] {
   const random = seeded(seed);
-  return [{ kind: 'status', status: 500 }, ...Array.from({ length: length - 1 }, () => pick(random))];
+  const success: MockBehavior = { kind: 'echo', chunkDelayMs };
+  return [
+    { kind: 'status', status: 500 },
+    ...Array.from({ length: length - 1 }, () => pick(random, success)),
+  ];
 }
