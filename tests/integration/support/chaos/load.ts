@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chatBody } from '../http.js';
 import { classifyAnswer, type Outcome } from './outcome.js';
@@ -53,7 +54,44 @@ function promptFor(run: string, index: number, words: number): string {
   return `${run}-${index} ${filler}`.trim();
 }
 
-async function oneRequest(plan: LoadPlan, run: string, index: number): Promise<RequestResult> {
+interface RawAnswer {
+  status: number;
+  text: string;
+}
+
+/**
+ * One POST over node:http rather than fetch: 10,000 requests cost the test process about a
+ * third of fetch's CPU (measured: 2.3 s against 6.5 s), CPU the processes under test need more.
+ */
+function post(url: URL, body: string, agent: Agent, signal: AbortSignal): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        signal,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+        // The gateway died after its status line: the body never ends.
+        res.on('close', () => {
+          if (!res.complete) reject(Object.assign(new Error('answer cut short'), { code: 'ECONNRESET' }));
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function oneRequest(plan: LoadPlan, agent: Agent, run: string, index: number): Promise<RequestResult> {
   const target = plan.target(index);
   const prompt = promptFor(run, index, plan.words ?? 8);
   const startedAt = Date.now();
@@ -63,13 +101,9 @@ async function oneRequest(plan: LoadPlan, run: string, index: number): Promise<R
   const signal = abandon === undefined ? timeout : AbortSignal.any([timeout, abandon]);
   let outcome: Outcome;
   try {
-    const response = await fetch(`${target}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(chatBody(prompt)),
-      signal,
-    });
-    outcome = classifyAnswer(response.status, await response.text(), `echo: ${prompt}`);
+    const url = new URL('/v1/chat/completions', target);
+    const answer = await post(url, JSON.stringify(chatBody(prompt)), agent, signal);
+    outcome = classifyAnswer(answer.status, answer.text, `echo: ${prompt}`);
   } catch (error) {
     if (abandon?.aborted) outcome = { kind: 'left' };
     else if (timeout.aborted)
@@ -79,15 +113,13 @@ async function oneRequest(plan: LoadPlan, run: string, index: number): Promise<R
   return { index, target, startedAt, endedAt: Date.now(), outcome };
 }
 
-/** The innermost cause of a fetch failure (undici wraps socket errors in "fetch failed"). */
+/** A socket error's code (ECONNRESET, …), else its message. */
 function describe(error: unknown): string {
-  let current = error;
-  while (current instanceof Error && current.cause !== undefined) current = current.cause;
-  if (current instanceof Error) {
-    const code = (current as Error & { code?: unknown }).code;
-    return typeof code === 'string' ? code : current.message;
+  if (error instanceof Error) {
+    const code = (error as Error & { code?: unknown }).code;
+    return typeof code === 'string' ? code : error.message;
   }
-  return String(current);
+  return String(error);
 }
 
 /**
@@ -96,6 +128,7 @@ function describe(error: unknown): string {
  */
 export function startLoad(plan: LoadPlan): LoadRun {
   const run = randomUUID().slice(0, 8);
+  const agent = new Agent({ keepAlive: true });
   const results: RequestResult[] = [];
   let next = 0;
   const began = Date.now();
@@ -107,12 +140,15 @@ export function startLoad(plan: LoadPlan): LoadRun {
         const wait = began + index * plan.arrivalEveryMs - Date.now();
         if (wait > 0) await sleep(wait);
       }
-      const result = await oneRequest(plan, run, index);
+      const result = await oneRequest(plan, agent, run, index);
       results.push(result);
       if (result.outcome.kind === 'refused') await sleep(plan.pauseAfterRefusalMs ?? 100);
     }
   };
   const lanes = Array.from({ length: Math.min(plan.concurrency, plan.total) }, lane);
-  const done = Promise.all(lanes).then(() => results.slice().sort((a, b) => a.index - b.index));
+  const done = Promise.all(lanes).then(() => {
+    agent.destroy();
+    return results.slice().sort((a, b) => a.index - b.index);
+  });
   return { sent: () => next, results, done };
 }
