@@ -180,13 +180,13 @@ describe('start-up failures: one line naming the variable, exit 1', () => {
     expect(splitLines(output)).toEqual([`openai-proxy gateway: PORT 127.0.0.1:${port} is already in use`]);
   });
 
-  it('a gateway cluster (GATEWAY_PROCESSES=3) whose PORT is taken: the line once, the primary exits 1', async () => {
+  it('a gateway cluster (GATEWAY_PROCESSES=2) whose PORT is taken: the line once, the primary exits 1', async () => {
     const port = await takenPort();
     const gateway = startGroup('gateway', {
       UPSTREAM_API_URL: upstream.chatUrl,
       PORT: String(port),
       HOST: '127.0.0.1',
-      GATEWAY_PROCESSES: '3',
+      GATEWAY_PROCESSES: '2',
     });
     expect(await gateway.exited).toBe(1);
     const plain = gateway.output.filter((line) => !line.startsWith('{'));
