@@ -19,6 +19,8 @@ import { startTestRedis, type TestRedis } from './support/redis-server.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ENTRY = { gateway: 'apps/gateway/dist/main.js', worker: 'apps/worker/dist/main.js' } as const;
 const LONG_GRACE_MS = '60000';
+/** Failed reconnects before Redis returns: ioredis then waits 1 s or more between attempts. */
+const RECONNECT_ATTEMPTS = 5;
 
 let redis: TestRedis;
 let upstream: MockUpstream;
@@ -209,7 +211,11 @@ describe('shutdown waits for the work in flight, and for nothing else', () => {
   it('Ctrl-C (SIGINT to the whole group) just after a Redis restart: the group exits at once, code 0', async () => {
     const group = await startWorkerGroup(queueEnv(), 2);
     await redis.stop();
-    await eventually(() => group.output.some((line) => line.includes('"redis error"')));
+    // Down long enough for ioredis to space its reconnect attempts out (each child logs one line
+    // per connection per attempt, three connections): when Redis is back, the connections are
+    // still waiting for their next attempt, the moment a shutdown used to hang on.
+    const redisErrors = () => group.output.filter((line) => line.includes('"redis error"')).length;
+    await eventually(() => redisErrors() >= 2 * 3 * RECONNECT_ATTEMPTS, 15_000);
     await redis.start();
     group.signal('SIGINT');
     expect(await group.exited).toBe(0);

@@ -50,7 +50,8 @@ if (cluster.isPrimary) {
     if (stopping) return;
     stopping = true;
     if (running === undefined) {
-      // Still connecting: no job can have been taken yet, so there is nothing to finish.
+      // Still starting (most often still reaching Redis): nothing to finish. A job taken in the
+      // last instant of the start-up goes back to the queue through the stalled-job check.
       logger.info({ reason }, 'worker child stopping before it started');
       process.exit(0);
     }
