@@ -46,9 +46,9 @@ export interface StackOptions<
 
 /** What `startStack` started; `stop()` closes all of it, gateways first and Redis last. */
 export interface Stack<
-  Upstream extends string,
-  Gateways extends Record<string, GatewaySpec>,
-  Worker extends string,
+  Upstream extends string = never,
+  Gateways extends Record<string, GatewaySpec> = Record<never, GatewaySpec>,
+  Worker extends string = never,
 > {
   /** The stack's Redis; throws when it was started without one. */
   readonly redis: TestRedis;
