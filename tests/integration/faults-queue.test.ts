@@ -1,30 +1,37 @@
-import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import type { MockUpstream } from '@openai-proxy/mock-upstream';
 import { encodeResult, queueNames } from '@openai-proxy/shared';
+import {
+  type AppProcess,
+  type Stack,
+  startApp,
+  startStack,
+  type TestRedis,
+} from '@openai-proxy/test-support';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, startApp } from './support/app-process.js';
 import { chatBody, eventually, postJson } from './support/http.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 import { readyWorkerPids } from './support/worker-pids.js';
 
 // Issue 4, queue side: every accepted request is answered, nothing hangs, nothing is lost.
+// Signals and killed processes: each test starts its gateway and worker farm as processes.
 
+let stack: Stack<'q'>;
 let redis: TestRedis;
 let upstream: MockUpstream;
 const started: AppProcess[] = [];
 let prefixCounter = 0;
 
 beforeAll(async () => {
-  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'q' })]);
+  stack = await startStack({ redis: true, upstreams: ['q'] });
+  redis = stack.redis;
+  upstream = stack.upstreams.q;
 });
 afterEach(async () => {
   await Promise.all(started.splice(0).map((app) => app.stop('SIGKILL')));
   upstream.setDefault({ kind: 'echo' });
 });
-afterAll(async () => {
-  await Promise.all([upstream.close(), redis.stop()]);
-});
+afterAll(() => stack?.stop());
 
 /** A fresh prefix per test: no job of one test is seen by another. */
 function env(extra: Record<string, string> = {}): Record<string, string> {
