@@ -51,7 +51,7 @@ export class PrintedLines {
   }
 
   /** The first line so far, or to come, that matches; fails after `timeoutMs` or once ended. */
-  waitFor(matcher: LineMatcher, timeoutMs = 15_000): Promise<string> {
+  waitFor(matcher: LineMatcher, timeoutMs = 20_000): Promise<string> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const line = this.lines.find((candidate) => matches(matcher, candidate));
