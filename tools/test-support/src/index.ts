@@ -8,7 +8,7 @@ export {
 export { freePort } from './free-port.js';
 export { answers200 } from './http-ready.js';
 export { type InProcessGateway, startInProcessGateway } from './in-process-gateway.js';
-export { type LineMatcher, PrintedLines } from './printed-lines.js';
+export type { LineMatcher } from './printed-lines.js';
 export { type RedisOptions, startRedis, type TestRedis } from './redis-server.js';
 export {
   runToExit,

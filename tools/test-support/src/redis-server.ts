@@ -36,6 +36,11 @@ function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = new Socket();
     socket.once('error', () => resolve(false));
+    // A server that accepts but never answers would otherwise hold the poll past its deadline.
+    socket.setTimeout(1_000, () => {
+      socket.destroy();
+      resolve(false);
+    });
     socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
     socket.once('data', (data) => {
       resolve(data.toString().startsWith('+PONG'));
