@@ -3,11 +3,16 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import {
+  type AppProcess,
+  freePort,
+  runAppToExit,
+  startApp,
+  startRedis,
+  type TestRedis,
+} from '@openai-proxy/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, runAppToExit, startApp } from './support/app-process.js';
-import { freePort } from './support/free-port.js';
 import { chatBody, eventually, postJson } from './support/http.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // How the processes end: a start-up failure is one line and exit 1; a shutdown waits for the
 // work in flight and for nothing else, whoever sends the signal (the primary alone, or the whole
@@ -30,7 +35,7 @@ const blockers: Server[] = [];
 let prefixCounter = 0;
 
 beforeAll(async () => {
-  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'exits' })]);
+  [redis, upstream] = await Promise.all([startRedis(), startMockUpstream({ name: 'exits' })]);
 });
 afterEach(async () => {
   for (const group of groups.splice(0)) group.kill();
