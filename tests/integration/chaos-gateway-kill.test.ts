@@ -1,5 +1,6 @@
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
 import { type CompletionJobData, queueNames } from '@openai-proxy/shared';
+import { startRedis, type TestRedis } from '@openai-proxy/test-support';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -8,7 +9,6 @@ import { globEscape, JOB_ID, scanKeys } from './support/chaos/redis-keys.js';
 import { chaosEnv, clientTimeoutFor, Processes, waitForEmptyQueue } from './support/chaos/stack.js';
 import { lossReport, printTally, tally } from './support/chaos/tally.js';
 import { eventually } from './support/http.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Chaos under load: one of two gateways is SIGKILLed while many of its jobs wait in the queue.
 // Its clients' connections break with it (cut, not lost: nothing can answer a client whose
@@ -22,7 +22,7 @@ const processes = new Processes();
 
 beforeAll(async () => {
   [redis, upstream] = await Promise.all([
-    startTestRedis(),
+    startRedis(),
     // About 1.3 s a job (14 events, 100 ms apart).
     startMockUpstream({ name: 'steady', defaultBehavior: { kind: 'echo', chunkDelayMs: 100 } }),
   ]);

@@ -1,4 +1,5 @@
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import { startRedis, type TestRedis } from '@openai-proxy/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { flappingBehaviors } from './support/chaos/flapping.js';
@@ -8,7 +9,6 @@ import { globEscape, scanKeys } from './support/chaos/redis-keys.js';
 import { chaosEnv, clientTimeoutFor, Processes, waitForEmptyQueue } from './support/chaos/stack.js';
 import { lossReport, printTally, tally } from './support/chaos/tally.js';
 import { eventually } from './support/http.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 import { readyWorkerPids } from './support/worker-pids.js';
 
 // Redis stays clean: after 10,000 non-stream requests with faults mixed in (a flapping
@@ -41,7 +41,7 @@ const processes = new Processes();
 
 beforeAll(async () => {
   [redis, steady, flapping] = await Promise.all([
-    startTestRedis(),
+    startRedis(),
     startMockUpstream({ name: 'steady' }),
     startMockUpstream({ name: 'flapping' }),
   ]);

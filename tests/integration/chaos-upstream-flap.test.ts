@@ -1,10 +1,10 @@
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import { startRedis, type TestRedis } from '@openai-proxy/test-support';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { flappingBehaviors } from './support/chaos/flapping.js';
 import { startLoad } from './support/chaos/load.js';
 import { chaosEnv, clientTimeoutFor, Processes, waitForEmptyQueue } from './support/chaos/stack.js';
 import { lossReport, printTally, tally } from './support/chaos/tally.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Chaos under load: two upstreams that flap (5xx, 429, connection resets before and during
 // the stream, mixed with successes). An error the upstreams caused is counted apart; nothing
@@ -16,7 +16,7 @@ const processes = new Processes();
 
 beforeAll(async () => {
   [redis, ...upstreams] = await Promise.all([
-    startTestRedis(),
+    startRedis(),
     startMockUpstream({ name: 'flap-a' }),
     startMockUpstream({ name: 'flap-b' }),
   ]);

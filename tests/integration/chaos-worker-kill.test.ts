@@ -1,4 +1,5 @@
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import { startRedis, type TestRedis } from '@openai-proxy/test-support';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startLoad } from './support/chaos/load.js';
 import {
@@ -10,7 +11,6 @@ import {
 } from './support/chaos/stack.js';
 import { lossReport, printTally, tally } from './support/chaos/tally.js';
 import { eventually } from './support/http.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 import { readyWorkerPids } from './support/worker-pids.js';
 
 // Chaos under load: a worker process holding many jobs is SIGKILLed. Two worker farms, each
@@ -26,7 +26,7 @@ const slowEcho = { kind: 'echo', chunkDelayMs: 100 } as const;
 
 beforeAll(async () => {
   [redis, doomedUpstream, survivorUpstream] = await Promise.all([
-    startTestRedis(),
+    startRedis(),
     startMockUpstream({ name: 'doomed', defaultBehavior: slowEcho }),
     startMockUpstream({ name: 'survivor', defaultBehavior: slowEcho }),
   ]);

@@ -33,6 +33,8 @@ const failingCompleter: NonStreamCompleter = {
     return Promise.reject(new Error('async failure inside the completer'));
   },
   isReady: () => true,
+  liveWorkers: () => undefined,
+  workersMissing: () => false,
   sampleQueue: async () => ({}),
   close: async () => {},
 };

@@ -24,6 +24,8 @@ const guardVars = {
   RATE_LIMIT_WINDOW_SECONDS: intVar(60, 1),
   /** Proxies in front of the gateway whose `X-Forwarded-For` is trusted for the client IP. 0: none. */
   TRUST_PROXY_HOPS: intVar(0, 0),
+  /** Browser origins (exact, e.g. `https://app.example.com`) allowed to call the proxy. Empty: no CORS. */
+  CORS_ORIGINS: listVar(),
 } as const;
 
 /** Every variable the gateway reads, with its default. */
@@ -41,6 +43,12 @@ export const gatewayVars = {
   MAX_INFLIGHT: intVar(5_000, 1),
   /** Jobs waiting in the queue; past it, new non-stream requests get 503 with Retry-After. */
   MAX_QUEUE_DEPTH: intVar(10_000, 1),
+  /**
+   * Queue mode: after this many ms without a live worker, new non-stream requests get a quick 503
+   * `no_workers` (queued jobs keep waiting) and /ready says not ready. 0: off, for farms that
+   * scale to zero and start workers when jobs wait.
+   */
+  NO_WORKERS_REFUSE_AFTER_MS: intVar(20_000, 0),
   /**
    * Non-stream requests: after this many ms without an answer, send the 200 status and then a
    * space every interval until the JSON is ready (JSON allows leading whitespace), for load

@@ -10,6 +10,7 @@ import { completionRoute } from './routes/completion-route.js';
 import { notFound, passthroughRoute } from './routes/passthrough-route.js';
 import { health, metrics as metricsRoute, PROBE_ROUTES, ready } from './routes/probe-routes.js';
 import type { RouteDeps } from './routes/route-deps.js';
+import { corsPolicy } from './security/cors-policy.js';
 import type { RequestLimiter } from './security/request-limiter.js';
 
 export interface GatewayDeps {
@@ -50,6 +51,8 @@ export function createServer(deps: GatewayDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   if (config.TRUST_PROXY_HOPS > 0) app.set('trust proxy', config.TRUST_PROXY_HOPS);
+  const cors = corsPolicy(config.CORS_ORIGINS);
+  if (cors !== undefined) app.use(cors);
   // Most traffic first: Express tries the routes in order.
   app.post(
     '/v1/chat/completions',

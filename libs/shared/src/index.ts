@@ -42,6 +42,7 @@ export { readSseData } from './openai/sse-reader.js';
 export type { ChatCompletion, TextCompletion } from './openai/types.js';
 export { runClusterPrimary } from './process/cluster-primary.js';
 export { installProcessPolicy, onShutdownSignal } from './process/process-policy.js';
+export { exitOnListenFailure } from './process/startup-failure.js';
 export {
   type CompletionJobData,
   decodeAnswer,
@@ -64,6 +65,10 @@ export {
   streamingBody,
 } from './upstream/complete-from-stream.js';
 export { ClientGoneError, type DeadlineCode, deadlineError, withDeadline } from './upstream/deadline.js';
-export { pickForwardedHeaders, relayableResponseHeaders } from './upstream/forward-headers.js';
+export {
+  answerHeaders,
+  pickForwardedHeaders,
+  relayableResponseHeaders,
+} from './upstream/forward-headers.js';
 export { nonStreamSettings, upstreamTimeouts } from './upstream/settings-from-config.js';
 export { UpstreamSet } from './upstream/upstream-set.js';

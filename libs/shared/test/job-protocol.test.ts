@@ -12,6 +12,7 @@ const answer = (fields: Partial<QueuedAnswer>): QueuedAnswer => ({
   model: null,
   usage: null,
   errorCode: null,
+  headers: {},
   ...fields,
 });
 
@@ -48,18 +49,28 @@ describe('encodeAnswer / decodeAnswer', () => {
   it('keeps a model name with a newline, a backslash or quotes on one header line', () => {
     for (const model of ['odd\n"model"', 'back\\slash\\n', 'cr\r\n\\']) {
       const message = encodeAnswer(answer({ model, body: 'b' }));
-      expect(message.split('\n')).toHaveLength(8);
+      expect(message.split('\n')).toHaveLength(9);
       expect(decodeAnswer(message)?.model).toBe(model);
     }
   });
 
+  it('carries the upstream headers the client should see, values escaped like names', () => {
+    const headers = { 'retry-after': '7', 'x-ratelimit-remaining-requests': '0', 'x-odd': 'a\nb\\c' };
+    const sent = answer({ status: 429, headers, body: '{"error":{}}' });
+    const message = encodeAnswer(sent);
+    expect(message.split('\n')).toHaveLength(12);
+    expect(decodeAnswer(message)).toEqual(sent);
+  });
+
   it('refuses malformed messages instead of guessing', () => {
-    expect(decodeAnswer('j\n200\n5\n\n\n\n')).toBeUndefined(); // no body line
-    expect(decodeAnswer('j\nOK\n5\n\n\n\n\n{}')).toBeUndefined();
-    expect(decodeAnswer('j\n200\n5\n\n\n-1 2\n\n{}')).toBeUndefined();
-    expect(decodeAnswer('j\n200\n5\n\n\n12\n\n{}')).toBeUndefined();
-    expect(decodeAnswer('j\n200\n5\n\n\n\nno_such_code\n{}')).toBeUndefined();
-    expect(decodeAnswer('\n200\n5\n\n\n\n\n{}')).toBeUndefined();
+    expect(decodeAnswer('j\n200\n5\n\n\n\n\n')).toBeUndefined(); // no header count
+    expect(decodeAnswer('j\nOK\n5\n\n\n\n\n0\n{}')).toBeUndefined();
+    expect(decodeAnswer('j\n200\n5\n\n\n-1 2\n\n0\n{}')).toBeUndefined();
+    expect(decodeAnswer('j\n200\n5\n\n\n12\n\n0\n{}')).toBeUndefined();
+    expect(decodeAnswer('j\n200\n5\n\n\n\nno_such_code\n0\n{}')).toBeUndefined();
+    expect(decodeAnswer('\n200\n5\n\n\n\n\n0\n{}')).toBeUndefined();
+    expect(decodeAnswer('j\n200\n5\n\n\n\n\n2\nretry-after: 1\n{}')).toBeUndefined(); // one header short
+    expect(decodeAnswer('j\n200\n5\n\n\n\n\n1\nno colon\n{}')).toBeUndefined();
     // The previous format (a JSON meta line) is not mistaken for an answer.
     expect(decodeAnswer('j\n200\n5\n{"upstream":"a"}\n{"id":"x"}')).toBeUndefined();
   });

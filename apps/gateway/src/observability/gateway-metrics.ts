@@ -19,6 +19,7 @@ export interface GatewayMetrics {
   tokens: Counter<'model' | 'type'>;
   rejected: Counter<'reason'>;
   queueJobs: Gauge<'state'>;
+  workersAlive: Gauge;
   /** Adds a non-stream answer's usage to `tokens`, with the model label capped (token-counter.ts). */
   countTokens(answer: AnswerTokens): void;
 }
@@ -92,6 +93,11 @@ export function createGatewayMetrics(
       name: 'openai_proxy_queue_jobs',
       help: 'Jobs in the queue by state (waiting, active, delayed, failed), sampled at scrape time.',
       labelNames: ['state'],
+      registers,
+    }),
+    workersAlive: new Gauge({
+      name: 'openai_proxy_workers_alive',
+      help: 'Worker processes whose heartbeat this gateway saw in the last 6 s (queue mode), sampled at scrape time.',
       registers,
     }),
     countTokens: tokenCounter(tokens),

@@ -19,7 +19,7 @@ export async function createCompleter(
   observe: UpstreamObserver,
 ): Promise<NonStreamCompleter> {
   if (config.REDIS_URL === undefined) {
-    return new InProcessCompleter(upstreams, nonStreamSettings(config), config.REQUEST_TIMEOUT_MS, observe);
+    return new InProcessCompleter(upstreams, nonStreamSettings(config), observe);
   }
   const { QueuedCompleter } = await import('./queued-completer.js');
   const completer = new QueuedCompleter({ ...config, REDIS_URL: config.REDIS_URL }, logger);

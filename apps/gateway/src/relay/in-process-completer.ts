@@ -5,31 +5,28 @@ import {
   type UpstreamObserver,
   type UpstreamSet,
 } from '@openai-proxy/shared';
-import { DeadlineList } from './deadline-list.js';
+import { Deadlines } from './deadlines.js';
 import type { CompletedAnswer, NonStreamCompleter, NonStreamJob } from './non-stream-completer.js';
 
 /** Standalone mode: the same fold the workers run, in the gateway process, no queue. */
 export class InProcessCompleter implements NonStreamCompleter {
   readonly mode = 'standalone' as const;
-  private readonly deadlines: DeadlineList<AbortController>;
+  private readonly deadlines = new Deadlines<AbortController>((call, timeoutMs) =>
+    call.abort(deadlineError('deadline_exceeded', timeoutMs)),
+  );
 
   constructor(
     private readonly upstreams: UpstreamSet,
     private readonly settings: NonStreamSettings,
-    timeoutMs: number,
     private readonly observe: UpstreamObserver,
-  ) {
-    this.deadlines = new DeadlineList(timeoutMs, (call) =>
-      call.abort(deadlineError('deadline_exceeded', timeoutMs)),
-    );
-  }
+  ) {}
 
   async complete(job: NonStreamJob, clientGone: AbortSignal): Promise<CompletedAnswer> {
     if (clientGone.aborted) throw clientGone.reason;
     const call = new AbortController();
     const onClientGone = () => call.abort(clientGone.reason);
     clientGone.addEventListener('abort', onClientGone, { once: true });
-    this.deadlines.add(call);
+    this.deadlines.add(call, job.timeoutMs);
     try {
       return await completeFromStream(
         this.upstreams,
@@ -45,6 +42,14 @@ export class InProcessCompleter implements NonStreamCompleter {
 
   isReady(): boolean {
     return true;
+  }
+
+  liveWorkers(): undefined {
+    return undefined;
+  }
+
+  workersMissing(): boolean {
+    return false;
   }
 
   async sampleQueue(): Promise<Record<string, number>> {

@@ -11,11 +11,11 @@ import {
   type QueueNames,
   queueNames,
 } from '@openai-proxy/shared';
-import { createRedis } from '@openai-proxy/shared/redis';
+import { createRedis, workersAlive } from '@openai-proxy/shared/redis';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { GatewayConfig } from '../config.js';
-import { DeadlineList } from './deadline-list.js';
+import { Deadlines } from './deadlines.js';
 import type { CompletedAnswer, NonStreamCompleter, NonStreamJob } from './non-stream-completer.js';
 
 interface Waiter {
@@ -26,7 +26,11 @@ interface Waiter {
 
 type QueueSettings = Pick<
   GatewayConfig,
-  'QUEUE_PREFIX' | 'REQUEST_TIMEOUT_MS' | 'RESULT_POLL_INTERVAL_MS' | 'MAX_QUEUE_DEPTH'
+  | 'QUEUE_PREFIX'
+  | 'REQUEST_TIMEOUT_MS'
+  | 'RESULT_POLL_INTERVAL_MS'
+  | 'MAX_QUEUE_DEPTH'
+  | 'NO_WORKERS_REFUSE_AFTER_MS'
 > & { REDIS_URL: string };
 
 const queueUnavailable = () =>
@@ -47,11 +51,17 @@ export class QueuedCompleter implements NonStreamCompleter {
   private readonly subscriber: Redis;
   private readonly queue: Queue;
   private readonly pending = new Map<string, Waiter>();
-  private readonly deadlines: DeadlineList<string>;
+  private readonly deadlines = new Deadlines<string>(
+    (jobId, timeoutMs) => void this.expire(jobId, timeoutMs),
+  );
   private readonly pollTimer: NodeJS.Timeout;
   private readonly depthTimer: NodeJS.Timeout;
   /** Jobs waiting for a worker, sampled twice a second (a count per request would double Redis work). */
   private queueDepth = 0;
+  private readonly countWorkers: () => Promise<number>;
+  /** Live workers at the last sample; the gateway's start counts as a sighting, for workers to come up. */
+  private workers = 0;
+  private lastWorkerSeenAt = Date.now();
   private subscribed = false;
   private closing: Promise<void> | undefined;
 
@@ -64,7 +74,7 @@ export class QueuedCompleter implements NonStreamCompleter {
     this.commands = createRedis(config.REDIS_URL, 'queue', `gateway:${this.gatewayId}`);
     this.subscriber = createRedis(config.REDIS_URL, 'subscriber', `gateway-sub:${this.gatewayId}`);
     this.queue = new Queue(this.names.queue, { connection: this.commands, prefix: this.names.prefix });
-    this.deadlines = new DeadlineList(config.REQUEST_TIMEOUT_MS, (jobId) => void this.expire(jobId));
+    this.countWorkers = workersAlive(this.commands, this.names);
     this.commands.on('error', (error) => this.logger.warn({ err: error }, 'redis (queue) error'));
     this.subscriber.on('error', (error) => this.logger.warn({ err: error }, 'redis (subscriber) error'));
     this.queue.on('error', (error) => this.logger.warn({ err: error }, 'queue error'));
@@ -79,7 +89,7 @@ export class QueuedCompleter implements NonStreamCompleter {
       config.RESULT_POLL_INTERVAL_MS,
     );
     this.pollTimer.unref();
-    this.depthTimer = setInterval(() => void this.sampleDepth(), 500);
+    this.depthTimer = setInterval(() => void this.sample(), 500);
     this.depthTimer.unref();
   }
 
@@ -87,6 +97,7 @@ export class QueuedCompleter implements NonStreamCompleter {
   async start(): Promise<void> {
     await this.subscriber.subscribe(this.replyTo);
     this.subscribed = true;
+    await this.sample();
   }
 
   get pendingCount(): number {
@@ -97,8 +108,24 @@ export class QueuedCompleter implements NonStreamCompleter {
     return this.commands.status === 'ready' && this.subscriber.status === 'ready';
   }
 
+  liveWorkers(): number | undefined {
+    return this.config.NO_WORKERS_REFUSE_AFTER_MS > 0 ? this.workers : undefined;
+  }
+
+  workersMissing(): boolean {
+    const refuseAfter = this.config.NO_WORKERS_REFUSE_AFTER_MS;
+    return refuseAfter > 0 && Date.now() - this.lastWorkerSeenAt > refuseAfter;
+  }
+
   async complete(job: NonStreamJob, signal: AbortSignal): Promise<CompletedAnswer> {
     if (!this.isReady()) throw queueUnavailable();
+    if (this.workersMissing()) {
+      throw errors.unavailable(
+        `No worker has been alive for ${Math.round((Date.now() - this.lastWorkerSeenAt) / 1000)} s; try again shortly.`,
+        'no_workers',
+        5,
+      );
+    }
     if (this.queueDepth >= this.config.MAX_QUEUE_DEPTH) {
       throw errors.unavailable(
         `The queue is full (${this.queueDepth} jobs waiting); try again shortly.`,
@@ -113,7 +140,7 @@ export class QueuedCompleter implements NonStreamCompleter {
       body: job.body,
       headers: job.headers,
       replyTo: this.replyTo,
-      deadline: acceptedAt + this.config.REQUEST_TIMEOUT_MS,
+      deadline: acceptedAt + job.timeoutMs,
       requestId: job.requestId,
       acceptedAt,
       ...(job.clientAuthorization === undefined ? {} : { auth: job.clientAuthorization }),
@@ -121,7 +148,7 @@ export class QueuedCompleter implements NonStreamCompleter {
     const answer = new Promise<CompletedAnswer>((resolve, reject) => {
       this.pending.set(jobId, { resolve, reject, createdAt: acceptedAt });
     });
-    this.deadlines.add(jobId, acceptedAt);
+    this.deadlines.add(jobId, job.timeoutMs, acceptedAt);
     try {
       await this.queue.add(job.kind, data, {
         jobId,
@@ -166,10 +193,17 @@ export class QueuedCompleter implements NonStreamCompleter {
     return this.closing;
   }
 
-  private async sampleDepth(): Promise<void> {
+  /** The queue's depth and the live workers, twice a second. */
+  private async sample(): Promise<void> {
     if (this.commands.status !== 'ready') return;
     try {
-      this.queueDepth = await this.queue.count();
+      const [depth, workers] = await Promise.all([
+        this.queue.count(),
+        this.config.NO_WORKERS_REFUSE_AFTER_MS > 0 ? this.countWorkers() : 0,
+      ]);
+      this.queueDepth = depth;
+      this.workers = workers;
+      if (workers > 0) this.lastWorkerSeenAt = Date.now();
     } catch {
       // Redis went away between the check and the call; the next sample will tell.
     }
@@ -212,7 +246,7 @@ export class QueuedCompleter implements NonStreamCompleter {
   }
 
   /** The deadline passed: one last look for a stored answer, then a 504 and the job withdrawn. */
-  private async expire(jobId: string): Promise<void> {
+  private async expire(jobId: string, timeoutMs: number): Promise<void> {
     try {
       if (this.commands.status === 'ready') {
         const stored = await this.commands.get(this.names.resultKey(jobId));
@@ -223,7 +257,7 @@ export class QueuedCompleter implements NonStreamCompleter {
     }
     const waiter = this.settle(jobId);
     if (waiter === undefined) return;
-    waiter.resolve(errorAnswer(deadlineError('deadline_exceeded', this.config.REQUEST_TIMEOUT_MS)));
+    waiter.resolve(errorAnswer(deadlineError('deadline_exceeded', timeoutMs)));
     await this.cancel(jobId);
   }
 

@@ -7,6 +7,7 @@ import {
   pickForwardedHeaders,
   streamingBody,
 } from '@openai-proxy/shared';
+import { requestTimeoutMs } from '../pipeline/client-deadline.js';
 import { readJsonBody } from '../pipeline/json-body.js';
 import type { RouteHandler } from '../pipeline/request-door.js';
 import { writeJson } from '../pipeline/write-json.js';
@@ -44,6 +45,7 @@ export function completionRoute(kind: CompletionKind, deps: RouteDeps): RouteHan
           headers: pickForwardedHeaders(req.headers),
           clientAuthorization: req.headers.authorization,
           requestId: ctx.id,
+          timeoutMs: requestTimeoutMs(req.headers, config.REQUEST_TIMEOUT_MS),
         },
         ctx.clientGone,
       );
@@ -62,6 +64,7 @@ export function completionRoute(kind: CompletionKind, deps: RouteDeps): RouteHan
       res.end(answer.body);
       return;
     }
+    for (const name in answer.headers) res.setHeader(name, answer.headers[name] ?? '');
     writeJson(res, answer.status, answer.body);
   };
 }

@@ -20,10 +20,17 @@ export function ready(deps: RouteDeps): RouteHandler {
   return (_req, res) => {
     const queue = deps.completer.isReady();
     const upstreams = deps.relay.upstreams.anyHealthy();
-    res.status(queue && upstreams ? 200 : 503).json({
-      status: queue && upstreams ? 'ready' : 'not_ready',
+    const watched = deps.completer.liveWorkers() !== undefined;
+    const workers = !deps.completer.workersMissing();
+    const ready = queue && upstreams && workers;
+    res.status(ready ? 200 : 503).json({
+      status: ready ? 'ready' : 'not_ready',
       mode: deps.completer.mode,
-      checks: { queue: queue ? 'ok' : 'unavailable', upstreams: upstreams ? 'ok' : 'all_cooling_down' },
+      checks: {
+        queue: queue ? 'ok' : 'unavailable',
+        upstreams: upstreams ? 'ok' : 'all_cooling_down',
+        ...(watched ? { workers: workers ? 'ok' : 'no_workers' } : {}),
+      },
     });
   };
 }
@@ -38,6 +45,9 @@ export function metrics(deps: RouteDeps): RouteHandler {
     const counts = await deps.completer.sampleQueue().catch(() => ({}));
     deps.metrics.queueJobs.reset();
     for (const [state, count] of Object.entries(counts)) deps.metrics.queueJobs.set({ state }, count);
+    const liveWorkers = deps.completer.liveWorkers();
+    if (liveWorkers === undefined) deps.metrics.workersAlive.reset();
+    else deps.metrics.workersAlive.set(liveWorkers);
     res.setHeader('cache-control', 'no-store');
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   };

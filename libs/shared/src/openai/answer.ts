@@ -22,6 +22,8 @@ export interface Answer {
   usage: AnswerUsage | null;
   /** The proxy's own error code when the answer is one of its errors; null otherwise. */
   errorCode: ProxyError['code'] | null;
+  /** The upstream response headers the client should see too (`answerHeaders`), lower-case. */
+  headers: Record<string, string>;
 }
 
 /** The one way an error becomes an answer. */
@@ -33,5 +35,6 @@ export function errorAnswer(error: ProxyError, upstream: string | null = null): 
     model: null,
     usage: null,
     errorCode: error.code,
+    headers: {},
   };
 }

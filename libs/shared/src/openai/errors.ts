@@ -51,6 +51,8 @@ export const ERROR_CODES = {
   gateway_overloaded: unavailable,
   queue_full: unavailable,
   queue_unavailable: unavailable,
+  /** Queue mode: no worker has beaten for NO_WORKERS_REFUSE_AFTER_MS. */
+  no_workers: unavailable,
   shutting_down: unavailable,
   connect_timeout: timeout,
   first_byte_timeout: timeout,

@@ -28,15 +28,15 @@ export type QueuedAnswer = Answer & {
 };
 
 /**
- * The message format, one field a line, the body last:
- * `<jobId>\n<status>\n<queueWaitMs>\n<upstream>\n<model>\n<usage>\n<errorCode>\n<body>`, where an
- * empty line is null and `<usage>` is `<prompt> <completion>`. The body is the final JSON,
- * serialised once by the worker; the gateway writes it without parsing it. Plain lines rather
- * than a JSON meta object: only the two names from outside (upstream label, model) can hold a
- * line break, and they are escaped (`\\`, `\n`, `\r`) only when they do.
- * Only `encodeAnswer` and `decodeAnswer` know this format.
+ * The message format, one field a line, then the answer's headers, then the body:
+ * `<jobId>\n<status>\n<queueWaitMs>\n<upstream>\n<model>\n<usage>\n<errorCode>\n<n>\n`, `n` lines
+ * `<name>: <value>`, and the body. An empty line is null; `<usage>` is `<prompt> <completion>`.
+ * The body is the final JSON, serialised once by the worker; the gateway writes it without
+ * parsing it. Plain lines rather than JSON: only text from outside (the upstream label, the
+ * model, header values) can hold a line break, and it is escaped (`\\`, `\n`, `\r`) only when
+ * it does. Only `encodeAnswer` and `decodeAnswer` know this format.
  */
-const HEADER_LINES = 7;
+const FIXED_LINES = 8;
 
 const NEEDS_ESCAPE = /[\\\r\n]/;
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r' };
@@ -47,31 +47,45 @@ function line(value: string | null): string {
   return NEEDS_ESCAPE.test(value) ? value.replace(/[\\\r\n]/g, (char) => ESCAPES[char] ?? char) : value;
 }
 
-function unline(text: string): string | null {
-  if (text === '') return null;
+function unline(text: string): string {
   return text.includes('\\') ? text.replace(/\\[\\nr]/g, (pair) => UNESCAPES[pair] ?? pair) : text;
 }
+
+const nullable = (text: string) => (text === '' ? null : unline(text));
 
 export function encodeAnswer(answer: QueuedAnswer): string {
   const usage =
     answer.usage === null ? '' : `${answer.usage.prompt_tokens} ${answer.usage.completion_tokens}`;
   const wait = Math.max(0, Math.round(answer.queueWaitMs));
+  let headers = '';
+  let count = 0;
+  for (const name in answer.headers) {
+    headers += `${name}: ${line(answer.headers[name] ?? '')}\n`;
+    count += 1;
+  }
   return (
     `${answer.jobId}\n${answer.status}\n${wait}\n${line(answer.upstream)}\n${line(answer.model)}\n` +
-    `${usage}\n${answer.errorCode ?? ''}\n${answer.body}`
+    `${usage}\n${answer.errorCode ?? ''}\n${count}\n${headers}${answer.body}`
   );
 }
 
 export function decodeAnswer(message: string): QueuedAnswer | undefined {
-  const fields: string[] = [];
+  const lines: string[] = [];
   let from = 0;
-  for (let field = 0; field < HEADER_LINES; field += 1) {
+  const nextLine = (): string | undefined => {
     const at = message.indexOf('\n', from);
     if (at < 0) return undefined;
-    fields.push(message.slice(from, at));
+    const text = message.slice(from, at);
     from = at + 1;
+    return text;
+  };
+  for (let field = 0; field < FIXED_LINES; field += 1) {
+    const text = nextLine();
+    if (text === undefined) return undefined;
+    lines.push(text);
   }
-  const [jobId, statusText, waitText, upstream, model, usageText, errorCode] = fields as [
+  const [jobId, statusText, waitText, upstream, model, usageText, errorCode, countText] = lines as [
+    string,
     string,
     string,
     string,
@@ -82,18 +96,28 @@ export function decodeAnswer(message: string): QueuedAnswer | undefined {
   ];
   const status = Number(statusText);
   const queueWaitMs = Number(waitText);
+  const count = Number(countText);
   if (!Number.isInteger(status) || !Number.isFinite(queueWaitMs) || jobId === '') return undefined;
+  if (!Number.isInteger(count) || count < 0 || countText === '') return undefined;
   const usage = decodeUsage(usageText);
   if (usage === undefined) return undefined;
   if (errorCode !== '' && !Object.hasOwn(ERROR_CODES, errorCode)) return undefined;
+  const headers: Record<string, string> = {};
+  for (let header = 0; header < count; header += 1) {
+    const text = nextLine();
+    const colon = text?.indexOf(': ') ?? -1;
+    if (text === undefined || colon < 1) return undefined;
+    headers[text.slice(0, colon)] = unline(text.slice(colon + 2));
+  }
   return {
     jobId,
     status,
     queueWaitMs,
-    upstream: unline(upstream),
-    model: unline(model),
+    upstream: nullable(upstream),
+    model: nullable(model),
     usage,
     errorCode: errorCode === '' ? null : (errorCode as ErrorCode),
+    headers,
     body: message.slice(from),
   };
 }

@@ -12,6 +12,8 @@ export interface QueueNames {
   resultKey(jobId: string): string;
   /** Broadcast to every worker: abort this job, its client is gone. */
   cancelChannel: string;
+  /** The live worker processes, each scored by its last heartbeat (worker-presence.ts). */
+  workersKey: string;
 }
 
 /** One queue per prefix: two deployments that share a Redis differ by their prefix. */
@@ -24,5 +26,6 @@ export function queueNames(prefix: string): QueueNames {
     resultsChannel: (gatewayId) => `${prefix}:results:${gatewayId}`,
     resultKey: (jobId) => `${prefix}:result:${jobId}`,
     cancelChannel: `${prefix}:cancel`,
+    workersKey: `${prefix}:workers`,
   };
 }

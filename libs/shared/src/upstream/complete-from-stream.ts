@@ -7,6 +7,7 @@ import {
   type UpstreamObserver,
   type UpstreamTimeouts,
 } from './call-upstream.js';
+import { answerHeaders } from './forward-headers.js';
 import type { UpstreamSet } from './upstream-set.js';
 
 export interface NonStreamSettings {
@@ -76,6 +77,7 @@ export async function completeFromStream(
         observe,
       );
       label = response.upstream.label;
+      const headers = answerHeaders(response.headers);
       const contentType = String(response.headers['content-type'] ?? '');
       if (response.statusCode !== 200 || !contentType.includes('text/event-stream')) {
         // An error before the stream, or a provider that answered in JSON after all: relay it as sent.
@@ -86,13 +88,14 @@ export async function completeFromStream(
           model: null,
           usage: null,
           errorCode: null,
+          headers,
           chunks: 0,
         };
       }
       streamStarted = true;
       try {
         const folded = await foldUpstreamStream(request.kind, response.body);
-        return { status: 200, upstream: label, errorCode: null, ...folded };
+        return { status: 200, upstream: label, errorCode: null, headers, ...folded };
       } catch (error) {
         if (
           !isProxyError(error) ||

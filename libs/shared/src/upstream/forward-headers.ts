@@ -35,6 +35,23 @@ export function pickForwardedHeaders(headers: IncomingHttpHeaders): Record<strin
   return picked;
 }
 
+/**
+ * What a folded answer carries of its upstream's response headers: the ones clients act on
+ * (the SDKs' retry logic reads `retry-after` and `retry-after-ms`; rate-limit and processing
+ * headers are read by dashboards and clients alike). The upstream's own request id stays out:
+ * the proxy's `x-request-id` names the request.
+ */
+const ANSWER_HEADER =
+  /^(?:retry-after(?:-ms)?|x-ratelimit-[\w-]+|openai-(?:processing-ms|version|organization|project))$/;
+
+export function answerHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value === 'string' && ANSWER_HEADER.test(name)) kept[name] = value;
+  }
+  return kept;
+}
+
 /** Upstream response headers fit to relay: hop-by-hop and length/encoding framing removed. */
 export function relayableResponseHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
   const relayed: Record<string, string | string[]> = {};

@@ -1,16 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../free-port.js';
+import { freePort, type SpawnedProcess, spawnProcess, waitUntil } from '@openai-proxy/test-support';
 
 /**
- * A `redis-server` persisted as docker-compose.yml runs it (append-only file on, fsync every
- * second, no snapshots, no eviction), in a directory of its own, so a test can SIGKILL it and
- * start it again on what the file kept. support/redis-server.ts runs without persistence: a
- * restart there starts empty, which is a different fault.
+ * A `redis-server` persisted exactly as docker-compose.yml runs it: append-only file on, fsync
+ * once a second, no snapshots, no eviction, in a directory of its own, so a test can SIGKILL it
+ * and start it again on what the file kept. (test-support's `startRedis({ appendOnlyDir })`
+ * fsyncs on every write, `always`; the compose setting `everysec` is what operators run.)
  */
 export interface AofRedis {
   readonly url: string;
@@ -18,7 +16,7 @@ export interface AofRedis {
   readonly dir: string;
   /** SIGKILL: no shutdown, no final write; what survives is what the file had. */
   kill(): Promise<void>;
-  /** Starts again on the same port and directory; resolves once it answers PING (AOF loaded). */
+  /** Starts again on the same port and directory; resolves once it answers PING (file loaded). */
   start(): Promise<void>;
   /** Kills it and removes its directory. */
   dispose(): Promise<void>;
@@ -39,6 +37,10 @@ function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = new Socket();
     socket.once('error', () => resolve(false));
+    socket.setTimeout(1_000, () => {
+      socket.destroy();
+      resolve(false);
+    });
     socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
     // While it loads the file Redis answers -LOADING: not ready yet.
     socket.once('data', (data) => {
@@ -48,47 +50,25 @@ function answersPing(port: number): Promise<boolean> {
   });
 }
 
-async function launch(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--loglevel',
-      'warning',
-      ...COMPOSE_PERSISTENCE,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  const collect = (data: Buffer) => {
-    output += data.toString();
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited early: ${output}`);
-    if (await answersPing(port)) return child;
-    await new Promise((resolve) => setTimeout(resolve, 25));
+async function launch(port: number, dir: string): Promise<SpawnedProcess> {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--loglevel', 'warning'];
+  const server = spawnProcess('redis-server (AOF)', 'redis-server', [...args, ...COMPOSE_PERSISTENCE], {
+    env: { PATH: process.env.PATH ?? '' },
+  });
+  try {
+    await waitUntil('PONG', server, () => answersPing(port), 10_000);
+    return server;
+  } catch (error) {
+    await server.stop('SIGKILL');
+    throw error;
   }
-  child.kill('SIGKILL');
-  throw new Error(`redis-server did not start on port ${port}: ${output}`);
 }
 
 export async function startAofRedis(): Promise<AofRedis> {
   const [port, dir] = await Promise.all([freePort(), mkdtemp(join(tmpdir(), 'oaip-aof-'))]);
-  let child: ChildProcess | undefined = await launch(port, dir);
+  let server = await launch(port, dir);
   const kill = async () => {
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
-    child = undefined;
+    await server.stop('SIGKILL');
   };
   return {
     url: `redis://127.0.0.1:${port}`,
@@ -96,8 +76,8 @@ export async function startAofRedis(): Promise<AofRedis> {
     dir,
     kill,
     async start() {
-      if (child !== undefined && child.exitCode === null) return;
-      child = await launch(port, dir);
+      if (!server.exited()) return;
+      server = await launch(port, dir);
     },
     async dispose() {
       await kill();

@@ -1,7 +1,7 @@
 import type { MockUpstream } from '@openai-proxy/mock-upstream';
 import { queueNames } from '@openai-proxy/shared';
+import { type AppProcess, startApp } from '@openai-proxy/test-support';
 import { Queue } from 'bullmq';
-import { type AppProcess, startApp } from '../app-process.js';
 import { eventually } from '../http.js';
 
 /**
