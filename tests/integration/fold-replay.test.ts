@@ -85,6 +85,8 @@ beforeAll(async () => {
 afterAll(() => stack?.stop());
 
 const SLICINGS = [{ sliceBytes: 1 }, { sliceBytes: 7 }, { sliceBytes: 'random' as const, seed: 42 }];
+/** The longest fixtures sent a byte per TCP write take tens of seconds on a busy 2-core machine. */
+const REPLAY_TIMEOUT_MS = 120_000;
 
 describe.each(fixtures)('$name', ({ sse }) => {
   it('is answered the same through the queue and standalone, in every TCP slicing', async () => {
@@ -99,7 +101,7 @@ describe.each(fixtures)('$name', ({ sse }) => {
         else expect(answer.json.error?.code).toBe(expected.code);
       }
     }
-  });
+  }, REPLAY_TIMEOUT_MS);
 });
 
 describe('broken streams', () => {
