@@ -1,5 +1,4 @@
-import { type BenchProcess, waitUntil } from './child-process.js';
-import { freePort } from './free-port.js';
+import { type SpawnedProcess as BenchProcess, freePort, waitUntil } from '@openai-proxy/test-support';
 
 /**
  * Anchors: the least code that does what a scenario does, measured in the same run, so a

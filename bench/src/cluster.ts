@@ -1,8 +1,13 @@
+import {
+  answers200,
+  type SpawnedProcess as BenchProcess,
+  freePort,
+  spawnProcess,
+  startRedis,
+  waitUntil,
+} from '@openai-proxy/test-support';
 import { Queue } from 'bullmq';
 import { type AnchorName, type RunningAnchor, startAnchor } from './anchor-processes.js';
-import { answers200, type BenchProcess, startProcess, waitUntil } from './child-process.js';
-import { freePort } from './free-port.js';
-import { startRedis } from './redis-server.js';
 
 /** What the benchmarked system looks like: every part is its own process, as in production. */
 export interface ClusterOptions {
@@ -63,15 +68,16 @@ export async function startCluster(options: ClusterOptions): Promise<BenchCluste
         ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`]
         : [];
       if (role === 'gateway') flags.push(...options.gatewayNodeOptions.split(/\s+/).filter(Boolean));
-      const proc = startProcess(name, process.execPath, [...flags, entry], {
+      const proc = spawnProcess(name, process.execPath, [...flags, entry], {
         cwd: options.root,
         env: { ...baseEnv, ...env },
+        keepLines: 200,
       });
       started.push(proc);
       return proc;
     };
 
-    const redis = await startRedis(options.root);
+    const redis = await startRedis();
     started.push(redis.process);
 
     const upstreamPort = await freePort();

@@ -1,4 +1,4 @@
-import type { BenchProcess } from './child-process.js';
+import type { SpawnedProcess as BenchProcess } from '@openai-proxy/test-support';
 import type { BenchOptions } from './cli.js';
 import { type BenchCluster, describePids, startCluster } from './cluster.js';
 import { runLoad } from './load.js';

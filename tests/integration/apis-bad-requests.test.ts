@@ -1,9 +1,8 @@
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import { type AppProcess, startApp, startRedis, type TestRedis } from '@openai-proxy/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messagesBadRequests } from './fixtures/bad-requests.js';
 import { rawRequest } from './fixtures/raw-http.js';
-import { type AppProcess, startApp } from './support/app-process.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // The /v1/messages part of the bad-request corpus, from real gateway processes in queue mode (no
 // worker runs, so a job that got through would stay waiting) and standalone: each refusal in
@@ -16,7 +15,7 @@ let queueGateway: AppProcess;
 let standaloneGateway: AppProcess;
 
 beforeAll(async () => {
-  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'guarded' })]);
+  [redis, upstream] = await Promise.all([startRedis(), startMockUpstream({ name: 'guarded' })]);
   const env = { UPSTREAM_API_URL: upstream.chatUrl, QUEUE_PREFIX: `{apis-bad-${process.pid}}` };
   [queueGateway, standaloneGateway] = await Promise.all([
     startApp('gateway', { ...env, REDIS_URL: redis.url }),

@@ -8,10 +8,9 @@ import {
   type ProxyError,
   proxyErrorToAnthropic,
 } from '@openai-proxy/shared';
+import { type AppProcess, startApp, startRedis, type TestRedis } from '@openai-proxy/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, startApp } from './support/app-process.js';
 import { eventually, postJson } from './support/http.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Every recorded Responses and Messages stream replayed by the mock upstream in two TCP slicings,
 // through the queue and standalone: the answer is the library's fold of the whole recorded text
@@ -90,7 +89,7 @@ let worker: AppProcess;
 let standalone: AppProcess;
 
 beforeAll(async () => {
-  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'apis' })]);
+  [redis, upstream] = await Promise.all([startRedis(), startMockUpstream({ name: 'apis' })]);
   const env = {
     UPSTREAM_API_URL: upstream.chatUrl,
     QUEUE_PREFIX: `{apis-replay-${process.pid}}`,
@@ -98,9 +97,9 @@ beforeAll(async () => {
     LOG_LEVEL: 'warn',
   };
   [queued, worker, standalone] = await Promise.all([
-    startApp('gateway', { ...env, REDIS_URL: redis.url }, { waitFor: '' }),
-    startApp('worker', { ...env, REDIS_URL: redis.url, WORKER_PROCESSES: '1' }, { waitFor: '' }),
-    startApp('gateway', env, { waitFor: '' }),
+    startApp('gateway', { ...env, REDIS_URL: redis.url }, { waitFor: null }),
+    startApp('worker', { ...env, REDIS_URL: redis.url, WORKER_PROCESSES: '1' }, { waitFor: null }),
+    startApp('gateway', env, { waitFor: null }),
   ]);
   // LOG_LEVEL=warn hides the ready lines: wait for health instead.
   for (const url of [queued.url, standalone.url, worker.url]) {

@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import Anthropic from '@anthropic-ai/sdk';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import { type AppProcess, startApp, startRedis, type TestRedis } from '@openai-proxy/test-support';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, startApp } from './support/app-process.js';
 import { postJson } from './support/http.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // The official clients of both APIs, unchanged, through the proxy: `openai`'s
 // `client.responses.create` and `@anthropic-ai/sdk`'s `client.messages.create`, each with a
@@ -67,7 +66,7 @@ async function healthy(url: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'sdk' })]);
+  [redis, upstream] = await Promise.all([startRedis(), startMockUpstream({ name: 'sdk' })]);
   const env = {
     UPSTREAM_API_URL: upstream.chatUrl,
     QUEUE_PREFIX: `{apis-sdk-${process.pid}}`,
@@ -77,13 +76,13 @@ beforeAll(async () => {
     startApp(
       'gateway',
       { ...env, GATEWAY_API_KEYS: GATEWAY_KEY, UPSTREAM_API_KEY: UPSTREAM_KEY, LOG_LEVEL: 'warn' },
-      { waitFor: '' },
+      { waitFor: null },
     ),
-    startApp('gateway', { ...env, REDIS_URL: redis.url, LOG_LEVEL: 'debug' }, { waitFor: '' }),
+    startApp('gateway', { ...env, REDIS_URL: redis.url, LOG_LEVEL: 'debug' }, { waitFor: null }),
     startApp(
       'worker',
       { ...env, REDIS_URL: redis.url, WORKER_PROCESSES: '1', LOG_LEVEL: 'debug' },
-      { waitFor: '' },
+      { waitFor: null },
     ),
   ]);
   await Promise.all([keyed.url, open.url, worker.url].map(healthy));

@@ -2,17 +2,16 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import { freePort, type SpawnedProcess, startRedis, type TestRedis } from '@openai-proxy/test-support';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCompose } from './support/deploy/compose-file.js';
+import { exitCodeOf, spawnCommand } from './support/deploy/deploy-command.js';
 import { parseDockerfile, type Stage, stage } from './support/deploy/dockerfile.js';
 import { inBuildContext, type RehearsedStage, rehearseDockerfile } from './support/deploy/image-rehearsal.js';
 import { REPO_ROOT, readRepoFile, repoPath } from './support/deploy/repo.js';
-import { exitCodeOf, type Spawned, spawnCommand } from './support/deploy/spawned.js';
 import { workspaceClosure, workspaceDirs } from './support/deploy/workspaces.js';
-import { freePort } from './support/free-port.js';
 import { knownEnvVars } from './support/known-env-vars.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Issue 8: the Dockerfile, read statically, then carried out on this machine (no Docker engine
 // here) and its image's commands run: the gateway, the worker, the HEALTHCHECK.
@@ -157,13 +156,13 @@ describe('the image, rehearsed on this machine', () => {
   let runtime: RehearsedStage;
   let upstream: MockUpstream;
   let redis: TestRedis;
-  const running: Spawned[] = [];
+  const running: SpawnedProcess[] = [];
 
   beforeAll(async () => {
     [stages, upstream, redis] = await Promise.all([
       rehearseDockerfile(dockerfile),
       startMockUpstream({ name: 'image' }),
-      startTestRedis(),
+      startRedis(),
     ]);
     runtime = stages.get('runtime') as RehearsedStage;
   }, 300_000);

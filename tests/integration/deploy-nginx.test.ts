@@ -1,13 +1,12 @@
 import { request } from 'node:http';
 import { gatewaySchema } from '@openai-proxy/gateway';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import { type AppProcess, freePort, startApp } from '@openai-proxy/test-support';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { type AppProcess, startApp } from './support/app-process.js';
 import { commandOnPath } from './support/deploy/command-on-path.js';
 import { startTestNginx, type TestNginx } from './support/deploy/nginx.js';
 import { readRepoFile } from './support/deploy/repo.js';
-import { freePort } from './support/free-port.js';
 
 // Issue 8: deploy/nginx/openai-proxy.conf. Read for the directives streaming needs, then run by a
 // real nginx (`nginx -t`, then requests through it) in front of a real gateway when nginx is

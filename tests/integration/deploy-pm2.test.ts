@@ -1,13 +1,12 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import { freePort, startRedis, type TestRedis } from '@openai-proxy/test-support';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, waitForFileText, waitUntilAnswers } from './support/deploy/http-probe.js';
 import { createPm2Sandbox, ECOSYSTEM, type Pm2Sandbox } from './support/deploy/pm2.js';
 import { repoPath } from './support/deploy/repo.js';
-import { freePort } from './support/free-port.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Issue 8: deploy/pm2/ecosystem.config.cjs loaded by a real PM2 (its own daemon, in a temporary
 // folder), running the built apps against the mock provider and the suite's own Redis.
@@ -60,7 +59,7 @@ describe('the PM2 ecosystem file, run by pm2', () => {
 
   beforeAll(async () => {
     sandbox = createPm2Sandbox();
-    [upstream, redis] = await Promise.all([startMockUpstream({ name: 'pm2' }), startTestRedis()]);
+    [upstream, redis] = await Promise.all([startMockUpstream({ name: 'pm2' }), startRedis()]);
   });
 
   afterAll(async () => {

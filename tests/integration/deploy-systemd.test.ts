@@ -3,16 +3,15 @@ import { existsSync } from 'node:fs';
 import { parseEnv, promisify } from 'node:util';
 import { gatewaySchema, loadGatewayConfig } from '@openai-proxy/gateway';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import { freePort, type SpawnedProcess, startRedis, type TestRedis } from '@openai-proxy/test-support';
 import { loadWorkerConfig } from '@openai-proxy/worker';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandOnPath } from './support/deploy/command-on-path.js';
+import { spawnCommand } from './support/deploy/deploy-command.js';
 import { REPO_ROOT, readRepoFile, repoPath } from './support/deploy/repo.js';
-import { type Spawned, spawnCommand } from './support/deploy/spawned.js';
 import { parseUnit, timeSpanMs, type Unit, value } from './support/deploy/systemd-unit.js';
-import { freePort } from './support/free-port.js';
 import { knownEnvVars } from './support/known-env-vars.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Issue 8: the systemd units and their environment file. systemd itself does not run here, so
 // the units are checked by `systemd-analyze verify` and read, and their ExecStart is run with the
@@ -109,10 +108,10 @@ describe('the example environment file', () => {
 describe('the units’ commands with the example environment', () => {
   let upstream: MockUpstream;
   let redis: TestRedis;
-  const running: Spawned[] = [];
+  const running: SpawnedProcess[] = [];
 
   beforeAll(async () => {
-    [upstream, redis] = await Promise.all([startMockUpstream({ name: 'systemd' }), startTestRedis()]);
+    [upstream, redis] = await Promise.all([startMockUpstream({ name: 'systemd' }), startRedis()]);
   });
 
   afterAll(async () => {
@@ -138,7 +137,7 @@ describe('the units’ commands with the example environment', () => {
       const app = spawnCommand(command, { cwd: REPO_ROOT, env });
       running.push(app);
       return app;
-    }) as [Spawned, Spawned];
+    }) as [SpawnedProcess, SpawnedProcess];
     await Promise.all([
       gateway.waitForOutput(/gateway listening \(queue mode\)/),
       worker.waitForOutput(/worker ready/),

@@ -1,30 +1,44 @@
-import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import type { MockUpstream } from '@openai-proxy/mock-upstream';
 import { encodeAnswer, queueNames } from '@openai-proxy/shared';
+import {
+  type AppProcess,
+  type InProcessGateway,
+  type Stack,
+  startApp,
+  startInProcessGateway,
+  startStack,
+  type TestRedis,
+} from '@openai-proxy/test-support';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, startApp } from './support/app-process.js';
 import { chatBody, eventually, postJson } from './support/http.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 import { readyWorkerPids } from './support/worker-pids.js';
 
 // Issue 4, queue side: every accepted request is answered, nothing hangs, nothing is lost.
+// Each test starts its own worker farm as a process (killed, signalled) and its own gateway in the
+// test's process, except where the gateway's process itself gets the signal.
 
+let stack: Stack<'q'>;
 let redis: TestRedis;
 let upstream: MockUpstream;
-const started: AppProcess[] = [];
+const processes: AppProcess[] = [];
+const gateways: InProcessGateway[] = [];
 let prefixCounter = 0;
 
 beforeAll(async () => {
-  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'q' })]);
+  stack = await startStack({ redis: true, upstreams: ['q'] });
+  redis = stack.redis;
+  upstream = stack.upstreams.q;
 });
 afterEach(async () => {
-  await Promise.all(started.splice(0).map((app) => app.stop('SIGKILL')));
+  await Promise.all([
+    ...processes.splice(0).map((app) => app.stop('SIGKILL')),
+    ...gateways.splice(0).map((gateway) => gateway.stop()),
+  ]);
   upstream.setDefault({ kind: 'echo' });
 });
-afterAll(async () => {
-  await Promise.all([upstream.close(), redis.stop()]);
-});
+afterAll(() => stack?.stop());
 
 /** A fresh prefix per test: no job of one test is seen by another. */
 function env(extra: Record<string, string> = {}): Record<string, string> {
@@ -44,12 +58,22 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 
 async function app(kind: 'gateway' | 'worker', vars: Record<string, string>): Promise<AppProcess> {
   const process = await startApp(kind, vars);
-  started.push(process);
+  processes.push(process);
   return process;
 }
 
-const chat = (gw: AppProcess, content: string, extra: Record<string, unknown> = {}, signal?: AbortSignal) =>
-  postJson(`${gw.url}/v1/chat/completions`, chatBody(content, extra), {}, signal);
+async function gateway(vars: Record<string, string>): Promise<InProcessGateway> {
+  const started = await startInProcessGateway(vars);
+  gateways.push(started);
+  return started;
+}
+
+const chat = (
+  gw: { url: string },
+  content: string,
+  extra: Record<string, unknown> = {},
+  signal?: AbortSignal,
+) => postJson(`${gw.url}/v1/chat/completions`, chatBody(content, extra), {}, signal);
 
 const contentOf = (json: Record<string, unknown>) =>
   (json.choices as { message: { content: string } }[] | undefined)?.[0]?.message.content;
@@ -64,7 +88,7 @@ describe('worker processes', () => {
     const vars = env();
     upstream.setDefault({ kind: 'echo', chunkDelayMs: 40, words: 25 });
     const worker = await app('worker', vars);
-    const gw = await app('gateway', vars);
+    const gw = await gateway(vars);
     const [firstChild] = readyWorkerPids(worker);
     expect(firstChild).toBeTypeOf('number');
     const before = upstream.stats.requests;
@@ -83,7 +107,7 @@ describe('worker processes', () => {
     const vars = env();
     upstream.setDefault({ kind: 'hang', afterHeaders: true });
     const worker = await app('worker', vars);
-    const gw = await app('gateway', vars);
+    const gw = await gateway(vars);
     const before = upstream.stats.requests;
     const answer = chat(gw, 'doomed twice');
     for (let death = 1; death <= 2; death += 1) {
@@ -103,7 +127,7 @@ describe('worker processes', () => {
     const vars = env();
     upstream.setDefault({ kind: 'echo', chunkDelayMs: 40, words: 15 });
     const worker = await app('worker', vars);
-    const gw = await app('gateway', vars);
+    const gw = await gateway(vars);
     const before = upstream.stats.requests;
     const answers = Promise.all([chat(gw, 'one'), chat(gw, 'two')]);
     await upstream.waitForRequests(before + 2);
@@ -134,7 +158,7 @@ describe('gateway processes', () => {
 
   it('a missed pub/sub message is recovered from the stored result', async () => {
     const vars = env();
-    const gw = await app('gateway', vars);
+    const gw = await gateway(vars);
     const names = queueNames(vars.QUEUE_PREFIX!);
     const store = new Redis(redis.url);
     // A stand-in worker that stores the result but never publishes it, as if the gateway's
@@ -169,7 +193,7 @@ describe('gateway processes', () => {
 
   it('no request waits past its deadline when no worker ever answers', async () => {
     const vars = env({ REQUEST_TIMEOUT_MS: '500' });
-    const gw = await app('gateway', vars);
+    const gw = await gateway(vars);
     const result = await chat(gw, 'nobody home');
     expect(result.status).toBe(504);
     expect(result.json.error?.code).toBe('deadline_exceeded');
@@ -188,7 +212,7 @@ describe('clients that leave', () => {
     const vars = env();
     upstream.setDefault({ kind: 'hang', afterHeaders: true });
     await app('worker', vars);
-    const gw = await app('gateway', vars);
+    const gw = await gateway(vars);
     const before = upstream.stats.requests;
     const abortedBefore = upstream.stats.aborted;
     const controller = new AbortController();
@@ -202,7 +226,7 @@ describe('clients that leave', () => {
 
   it('a waiting job is removed from the queue and never reaches an upstream', async () => {
     const vars = env();
-    const gw = await app('gateway', vars);
+    const gw = await gateway(vars);
     const queue = queueFor(vars);
     try {
       const controller = new AbortController();
@@ -225,7 +249,7 @@ describe('clients that leave', () => {
   it('a streaming client that leaves aborts the upstream request', async () => {
     const vars = env();
     upstream.setDefault({ kind: 'hang', afterHeaders: true });
-    const gw = await app('gateway', vars);
+    const gw = await gateway(vars);
     const abortedBefore = upstream.stats.aborted;
     const before = upstream.stats.requests;
     const controller = new AbortController();
@@ -246,7 +270,7 @@ describe('Redis outages', () => {
   it('answers 503 with Retry-After while Redis is down, says degraded, and resumes by itself', async () => {
     const vars = env();
     await app('worker', vars);
-    const gw = await app('gateway', vars);
+    const gw = await gateway(vars);
     expect((await chat(gw, 'before')).status).toBe(200);
     await redis.stop();
     try {
@@ -274,7 +298,7 @@ describe('Redis outages', () => {
 describe('backpressure', () => {
   it('past MAX_QUEUE_DEPTH new requests get 503 queue_full with Retry-After', async () => {
     const vars = env({ MAX_QUEUE_DEPTH: '2' });
-    const gw = await app('gateway', vars);
+    const gw = await gateway(vars);
     const waiting = [new AbortController(), new AbortController()];
     const held = waiting.map((controller, i) =>
       chat(gw, `held ${i}`, {}, controller.signal).catch(() => undefined),
@@ -303,7 +327,7 @@ describe('backpressure', () => {
     const vars = env({ MAX_INFLIGHT: '2' });
     delete vars.REDIS_URL;
     upstream.setDefault({ kind: 'hang' });
-    const gw = await app('gateway', vars);
+    const gw = await gateway(vars);
     const controllers = [new AbortController(), new AbortController()];
     const before = upstream.stats.requests;
     const held = controllers.map((controller, i) =>

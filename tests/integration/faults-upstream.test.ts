@@ -1,34 +1,32 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Socket } from 'node:net';
-import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import type { MockUpstream } from '@openai-proxy/mock-upstream';
+import { type InProcessGateway, type Stack, startStack } from '@openai-proxy/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, startApp } from './support/app-process.js';
 import { chatBody, postJson } from './support/http.js';
 
-// Issue 4, upstream side: cool-down and failover, layered timeouts, broken streams.
+// Issue 4, upstream side: cool-down and failover, layered timeouts, broken streams. What is
+// tested is the gateway's HTTP towards its upstreams: each test's gateway runs in the test's process.
 
+let stack: Stack<'a' | 'b'>;
 let a: MockUpstream;
 let b: MockUpstream;
-const gateways: AppProcess[] = [];
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([startMockUpstream({ name: 'a' }), startMockUpstream({ name: 'b' })]);
+  stack = await startStack({ upstreams: ['a', 'b'] });
+  ({ a, b } = stack.upstreams);
 });
 afterEach(() => {
   for (const upstream of [a, b]) upstream.setDefault({ kind: 'echo' });
 });
-afterAll(async () => {
-  await Promise.all(gateways.map((gateway) => gateway.stop()));
-  await Promise.all([a.close(), b.close()]);
-});
+afterAll(() => stack?.stop());
 
-async function gateway(env: Record<string, string>): Promise<AppProcess> {
-  const started = await startApp('gateway', { UPSTREAM_API_URL: `${a.chatUrl},${b.chatUrl}`, ...env });
-  gateways.push(started);
-  return started;
+/** A standalone gateway on both upstreams (a, b) unless `env` says otherwise. */
+function gateway(env: Record<string, string>): Promise<InProcessGateway> {
+  return stack.addGateway({ run: 'in-process', env });
 }
 
-const chat = (gw: AppProcess, content: string, extra: Record<string, unknown> = {}) =>
+const chat = (gw: InProcessGateway, content: string, extra: Record<string, unknown> = {}) =>
   postJson(`${gw.url}/v1/chat/completions`, chatBody(content, extra));
 
 describe('cool-down and failover', () => {
@@ -99,7 +97,7 @@ describe('cool-down and failover', () => {
   });
 
   it('gives a streaming client the bytes of one upstream only: a stream cut mid-way is cut, not continued elsewhere', async () => {
-    const gw = await gateway({ UPSTREAM_API_URL: a.chatUrl + ',' + b.chatUrl });
+    const gw = await gateway({ UPSTREAM_API_URL: `${a.chatUrl},${b.chatUrl}` });
     for (const upstream of [a, b]) upstream.setDefault({ kind: 'drop', afterChunks: 2 });
     const before = a.stats.requests + b.stats.requests;
     const response = await fetch(`${gw.url}/v1/chat/completions`, {

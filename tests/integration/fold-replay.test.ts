@@ -1,11 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import type { MockUpstream } from '@openai-proxy/mock-upstream';
 import { foldUpstreamStream, isProxyError } from '@openai-proxy/shared';
+import { type AppProcess, type Stack, startStack } from '@openai-proxy/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, startApp } from './support/app-process.js';
 import { chatBody, postJson } from './support/http.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Issue 3 end to end: every recorded provider stream replayed by the mock upstream in several
 // TCP slicings, through the queue and standalone. Both modes must give byte-identical answers,
@@ -49,30 +48,29 @@ function withoutMadeUpIds(body: string): string {
   return masked === body ? body : masked.replace(/"created":\d+/, '"created":0');
 }
 
-let redis: TestRedis;
+let stack: Stack;
 let upstream: MockUpstream;
 let queued: AppProcess;
-let worker: AppProcess;
 let standalone: AppProcess;
 
 beforeAll(async () => {
-  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'replay' })]);
-  const env = {
-    UPSTREAM_API_URL: upstream.chatUrl,
-    QUEUE_PREFIX: `{replay-${process.pid}}`,
-    UPSTREAM_STREAM_RETRIES: '0',
-  };
-  [queued, worker, standalone] = await Promise.all([
-    startApp('gateway', { ...env, REDIS_URL: redis.url, LOG_LEVEL: 'warn' }, { waitFor: '' }),
-    startApp(
-      'worker',
-      { ...env, REDIS_URL: redis.url, WORKER_PROCESSES: '1', LOG_LEVEL: 'warn' },
-      { waitFor: '' },
-    ),
-    startApp('gateway', { ...env, LOG_LEVEL: 'warn' }, { waitFor: '' }),
-  ]);
+  // Processes, not in-process gateways: a stream sliced byte by byte costs a turn of the event loop
+  // per byte on each side, which the mock upstream and the gateway are better off not sharing.
+  const started = await startStack({
+    redis: true,
+    upstreams: ['replay'],
+    env: { QUEUE_PREFIX: `{replay-${process.pid}}`, UPSTREAM_STREAM_RETRIES: '0', LOG_LEVEL: 'warn' },
+    gateways: {
+      queued: { run: 'process', waitFor: null },
+      standalone: { run: 'process', standalone: true, waitFor: null },
+    },
+    workers: { farm: { env: { WORKER_PROCESSES: '1' }, waitFor: null } },
+  });
+  stack = started;
+  upstream = started.upstreams.replay;
+  ({ queued, standalone } = started.gateways);
   // LOG_LEVEL=warn hides the ready lines: wait for health instead.
-  for (const url of [queued.url, standalone.url, worker.url]) {
+  for (const url of [queued.url, standalone.url, started.workers.farm.url]) {
     for (let i = 0; i < 200; i += 1) {
       const ok = await fetch(`${url}/health`).then(
         (response) => response.ok,
@@ -84,27 +82,30 @@ beforeAll(async () => {
   }
 }, 30_000);
 
-afterAll(async () => {
-  await Promise.all([queued?.stop(), worker?.stop(), standalone?.stop()]);
-  await Promise.all([upstream?.close(), redis?.stop()]);
-});
+afterAll(() => stack?.stop());
 
 const SLICINGS = [{ sliceBytes: 1 }, { sliceBytes: 7 }, { sliceBytes: 'random' as const, seed: 42 }];
+/** The longest fixtures sent a byte per TCP write take tens of seconds on a busy 2-core machine. */
+const REPLAY_TIMEOUT_MS = 120_000;
 
 describe.each(fixtures)('$name', ({ sse }) => {
-  it('is answered the same through the queue and standalone, in every TCP slicing', async () => {
-    const expected = await expectedAnswer(sse);
-    for (const slicing of SLICINGS) {
-      for (const gateway of [queued, standalone]) {
-        upstream.enqueue({ kind: 'replay', sse, ...slicing });
-        const answer = await postJson(`${gateway.url}/v1/chat/completions`, chatBody('replay'));
-        expect(answer.status).toBe(expected.status);
-        if (expected.body !== undefined)
-          expect(withoutMadeUpIds(answer.text)).toBe(withoutMadeUpIds(expected.body));
-        else expect(answer.json.error?.code).toBe(expected.code);
+  it(
+    'is answered the same through the queue and standalone, in every TCP slicing',
+    async () => {
+      const expected = await expectedAnswer(sse);
+      for (const slicing of SLICINGS) {
+        for (const gateway of [queued, standalone]) {
+          upstream.enqueue({ kind: 'replay', sse, ...slicing });
+          const answer = await postJson(`${gateway.url}/v1/chat/completions`, chatBody('replay'));
+          expect(answer.status).toBe(expected.status);
+          if (expected.body !== undefined)
+            expect(withoutMadeUpIds(answer.text)).toBe(withoutMadeUpIds(expected.body));
+          else expect(answer.json.error?.code).toBe(expected.code);
+        }
       }
-    }
-  });
+    },
+    REPLAY_TIMEOUT_MS,
+  );
 });
 
 describe('broken streams', () => {

@@ -1,12 +1,18 @@
-import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import type { MockUpstream } from '@openai-proxy/mock-upstream';
+import {
+  type AppProcess,
+  runAppToExit,
+  type Stack,
+  startStack,
+  type TestRedis,
+} from '@openai-proxy/test-support';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, runAppToExit, startApp } from './support/app-process.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Issue 2: the whole path with real processes — gateway and worker farm from their compiled JS,
 // the suite's own redis-server, a streaming-only mock provider, the official SDK as client.
 
+let stack: Stack;
 let redis: TestRedis;
 let upstreamA: MockUpstream;
 let upstreamB: MockUpstream;
@@ -16,24 +22,22 @@ let standaloneGateway: AppProcess;
 const prefix = `{test-${process.pid}-foundation}`;
 
 beforeAll(async () => {
-  [redis, upstreamA, upstreamB] = await Promise.all([
-    startTestRedis(),
-    startMockUpstream({ name: 'a' }),
-    startMockUpstream({ name: 'b' }),
-  ]);
-  const common = { UPSTREAM_API_URL: `${upstreamA.chatUrl},${upstreamB.chatUrl}`, QUEUE_PREFIX: prefix };
-  [queueGateway, worker, standaloneGateway] = await Promise.all([
-    startApp('gateway', { ...common, REDIS_URL: redis.url }),
-    startApp('worker', { ...common, REDIS_URL: redis.url, WORKER_PROCESSES: '2', WORKER_CONCURRENCY: '8' }),
-    startApp('gateway', common),
-  ]);
+  const started = await startStack({
+    redis: true,
+    upstreams: ['a', 'b'],
+    env: { QUEUE_PREFIX: prefix },
+    gateways: { queue: { run: 'process' }, standalone: { run: 'process', standalone: true } },
+    workers: { farm: { env: { WORKER_PROCESSES: '2', WORKER_CONCURRENCY: '8' } } },
+  });
+  stack = started;
+  redis = started.redis;
+  ({ a: upstreamA, b: upstreamB } = started.upstreams);
+  ({ queue: queueGateway, standalone: standaloneGateway } = started.gateways);
+  worker = started.workers.farm;
   await worker.waitForOutput(/worker ready[\s\S]*/);
 });
 
-afterAll(async () => {
-  await Promise.all([queueGateway?.stop(), worker?.stop(), standaloneGateway?.stop()]);
-  await Promise.all([upstreamA?.close(), upstreamB?.close(), redis?.stop()]);
-});
+afterAll(() => stack?.stop());
 
 const client = (gateway: AppProcess) =>
   new OpenAI({ apiKey: 'sk-test-client', baseURL: `${gateway.url}/v1`, maxRetries: 0 });

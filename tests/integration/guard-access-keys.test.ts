@@ -1,14 +1,14 @@
-import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import type { MockUpstream } from '@openai-proxy/mock-upstream';
+import { type AppProcess, type InProcessGateway, type Stack, startStack } from '@openai-proxy/test-support';
 import { type Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, startApp } from './support/app-process.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Issue 5: with GATEWAY_API_KEYS the proxy is closed to clients without one of them and calls
 // upstreams with its own UPSTREAM_API_KEY; a client's key reaches no upstream, no job in Redis
-// and no log line, even at LOG_LEVEL=trace.
+// and no log line, even at LOG_LEVEL=trace. The gateways run in the test's process (their log
+// lines kept as they would be printed), the worker farm as a process.
 
 const GATEWAY_KEYS = ['gk-alpha-5d1b7e29c4', 'gk-beta-0a8f63e1d7'] as const;
 const SERVER_KEY = 'up-server-key-44c9a1';
@@ -17,13 +17,13 @@ const WRONG_KEY = 'gk-wrong-9b2f0c71e5';
 const UNNEEDED_KEY = 'sk-client-unneeded-6e0d';
 const CLIENT_KEYS = [...GATEWAY_KEYS, WRONG_KEY, UNNEEDED_KEY];
 
-let redis: TestRedis;
+let stack: Stack;
 let upstream: MockUpstream;
-let closedGateway: AppProcess;
+let closedGateway: InProcessGateway;
 let worker: AppProcess;
 /** Queue mode with no worker behind it: the jobs they add stay in Redis to be read. */
-let closedNoWorker: AppProcess;
-let serverKeyNoWorker: AppProcess;
+let closedNoWorker: InProcessGateway;
+let serverKeyNoWorker: InProcessGateway;
 let redisClient: Redis;
 let idleQueue: Queue;
 let idleEvents: QueueEvents;
@@ -31,39 +31,38 @@ const prefix = `{test-${process.pid}-guard-keys}`;
 const idlePrefix = `{test-${process.pid}-guard-keys-idle}`;
 
 beforeAll(async () => {
-  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'keyed' })]);
-  const env = {
-    UPSTREAM_API_URL: upstream.chatUrl,
-    UPSTREAM_API_KEY: SERVER_KEY,
-    REDIS_URL: redis.url,
-    LOG_LEVEL: 'trace',
-  };
-  const closed = { ...env, GATEWAY_API_KEYS: GATEWAY_KEYS.join(',') };
-  [closedGateway, worker, closedNoWorker, serverKeyNoWorker] = await Promise.all([
-    startApp('gateway', { ...closed, QUEUE_PREFIX: prefix }),
-    startApp('worker', { ...env, QUEUE_PREFIX: prefix, WORKER_PROCESSES: '1', WORKER_CONCURRENCY: '4' }),
-    startApp('gateway', { ...closed, QUEUE_PREFIX: idlePrefix }),
-    startApp('gateway', { ...env, QUEUE_PREFIX: idlePrefix }),
-  ]);
-  redisClient = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const closed = { GATEWAY_API_KEYS: GATEWAY_KEYS.join(',') };
+  const started = await startStack({
+    redis: true,
+    upstreams: ['keyed'],
+    env: { UPSTREAM_API_KEY: SERVER_KEY, LOG_LEVEL: 'trace' },
+    gateways: {
+      closed: { run: 'in-process', env: { ...closed, QUEUE_PREFIX: prefix } },
+      closedNoWorker: { run: 'in-process', env: { ...closed, QUEUE_PREFIX: idlePrefix } },
+      serverKeyNoWorker: { run: 'in-process', env: { QUEUE_PREFIX: idlePrefix } },
+    },
+    workers: {
+      farm: { env: { QUEUE_PREFIX: prefix, WORKER_PROCESSES: '1', WORKER_CONCURRENCY: '4' } },
+    },
+  });
+  stack = started;
+  upstream = started.upstreams.keyed;
+  ({ closed: closedGateway, closedNoWorker, serverKeyNoWorker } = started.gateways);
+  worker = started.workers.farm;
+  const redisUrl = started.redis.url;
+  redisClient = new Redis(redisUrl, { maxRetriesPerRequest: null });
   idleQueue = new Queue('completions', { connection: redisClient, prefix: idlePrefix });
-  idleEvents = new QueueEvents('completions', { connection: { url: redis.url }, prefix: idlePrefix });
+  idleEvents = new QueueEvents('completions', { connection: { url: redisUrl }, prefix: idlePrefix });
   await idleEvents.waitUntilReady();
 });
 
 afterAll(async () => {
   await Promise.all([idleQueue?.close(), idleEvents?.close()]);
   redisClient?.disconnect();
-  await Promise.all([
-    closedGateway?.stop(),
-    worker?.stop(),
-    closedNoWorker?.stop(),
-    serverKeyNoWorker?.stop(),
-  ]);
-  await Promise.all([upstream?.close(), redis?.stop()]);
+  await stack?.stop();
 });
 
-const chat = (gateway: AppProcess, headers: Record<string, string>, signal?: AbortSignal) =>
+const chat = (gateway: InProcessGateway, headers: Record<string, string>, signal?: AbortSignal) =>
   fetch(`${gateway.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -163,7 +162,7 @@ describe('secrets hygiene', () => {
  * Sends a non-stream request to a gateway that has no worker, reads the job it added while it
  * waits in Redis, then lets the client go (the gateway withdraws the job).
  */
-async function waitingJobOf(gateway: AppProcess, headers: Record<string, string>): Promise<Job> {
+async function waitingJobOf(gateway: InProcessGateway, headers: Record<string, string>): Promise<Job> {
   const added = new Promise<string>((resolve) => idleEvents.once('waiting', ({ jobId }) => resolve(jobId)));
   const client = new AbortController();
   const answer = chat(gateway, headers, client.signal).catch(() => undefined);

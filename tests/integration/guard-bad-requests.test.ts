@@ -1,52 +1,53 @@
-import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import type { MockUpstream } from '@openai-proxy/mock-upstream';
+import { type InProcessGateway, type Stack, startStack } from '@openai-proxy/test-support';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { badRequests, CORPUS_LIMITS } from './fixtures/bad-requests.js';
 import { rawRequest } from './fixtures/raw-http.js';
-import { type AppProcess, startApp } from './support/app-process.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
-// Issue 5: every request in the corpus gets its documented 4xx from a real gateway process,
-// in queue mode (no worker runs, so a job that got through would stay waiting) and in
-// standalone mode; none reaches the upstream or the queue; both keep serving afterwards.
+// Issue 5: every request in the corpus gets its documented 4xx from a real gateway (Express and
+// Node's HTTP server, in the test's process), in queue mode (no worker runs, so a job that got
+// through would stay waiting) and in standalone mode; none reaches the upstream or the queue;
+// both keep serving afterwards.
 
-let redis: TestRedis;
+let stack: Stack;
 let upstream: MockUpstream;
-let queueGateway: AppProcess;
-let standaloneGateway: AppProcess;
+let queueGateway: InProcessGateway;
+let standaloneGateway: InProcessGateway;
 let redisClient: Redis;
 let queue: Queue;
 const prefix = `{test-${process.pid}-guard-bad}`;
 
 beforeAll(async () => {
-  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'guarded' })]);
-  const env = {
-    UPSTREAM_API_URL: upstream.chatUrl,
-    QUEUE_PREFIX: prefix,
-    MAX_BODY_BYTES: String(CORPUS_LIMITS.MAX_BODY_BYTES),
-    MAX_JSON_DEPTH: String(CORPUS_LIMITS.MAX_JSON_DEPTH),
-    MAX_HEADER_BYTES: String(CORPUS_LIMITS.MAX_HEADER_BYTES),
-    CLIENT_HEADERS_TIMEOUT_MS: '1000',
-    CLIENT_REQUEST_TIMEOUT_MS: '2000',
-  };
-  [queueGateway, standaloneGateway] = await Promise.all([
-    startApp('gateway', { ...env, REDIS_URL: redis.url }),
-    startApp('gateway', env),
-  ]);
-  redisClient = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const started = await startStack({
+    redis: true,
+    upstreams: ['guarded'],
+    env: {
+      QUEUE_PREFIX: prefix,
+      MAX_BODY_BYTES: String(CORPUS_LIMITS.MAX_BODY_BYTES),
+      MAX_JSON_DEPTH: String(CORPUS_LIMITS.MAX_JSON_DEPTH),
+      MAX_HEADER_BYTES: String(CORPUS_LIMITS.MAX_HEADER_BYTES),
+      CLIENT_HEADERS_TIMEOUT_MS: '1000',
+      CLIENT_REQUEST_TIMEOUT_MS: '2000',
+    },
+    gateways: { queue: { run: 'in-process' }, standalone: { run: 'in-process', standalone: true } },
+  });
+  stack = started;
+  upstream = started.upstreams.guarded;
+  ({ queue: queueGateway, standalone: standaloneGateway } = started.gateways);
+  redisClient = new Redis(started.redis.url, { maxRetriesPerRequest: null });
   queue = new Queue('completions', { connection: redisClient, prefix });
 });
 
 afterAll(async () => {
   await queue?.close();
   redisClient?.disconnect();
-  await Promise.all([queueGateway?.stop(), standaloneGateway?.stop()]);
-  await Promise.all([upstream?.close(), redis?.stop()]);
+  await stack?.stop();
 });
 
 /** The `openai_proxy_rejected_requests_total` samples summed over reasons. */
-async function rejectedTotal(gateway: AppProcess): Promise<number> {
+async function rejectedTotal(gateway: InProcessGateway): Promise<number> {
   const text = await (await fetch(`${gateway.url}/metrics`)).text();
   return text
     .split('\n')
@@ -113,9 +114,9 @@ describe('after the corpus', () => {
     expect(keys.filter((key) => !key.endsWith(':meta'))).toEqual([]);
   });
 
-  it('both processes are alive and still serve a valid request', async () => {
+  it('both gateways are still listening and serve a valid request', async () => {
     for (const gateway of [queueGateway, standaloneGateway]) {
-      expect(gateway.child.exitCode).toBeNull();
+      expect(gateway.server.listening).toBe(true);
       const response = await fetch(`${gateway.url}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

@@ -1,23 +1,24 @@
-import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import type { MockUpstream } from '@openai-proxy/mock-upstream';
+import { type InProcessGateway, type Stack, startStack } from '@openai-proxy/test-support';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { rawRequest } from './fixtures/raw-http.js';
-import { type AppProcess, startApp } from './support/app-process.js';
 
 // Issue 5: only an allow-list of client headers travels upstream; hop-by-hop headers are
-// dropped both ways; what else an upstream answers with reaches the client unchanged.
+// dropped both ways; what else an upstream answers with reaches the client unchanged. Pure HTTP:
+// the gateway runs in the test's process.
 
+let stack: Stack;
 let upstream: MockUpstream;
-let gateway: AppProcess;
+let gateway: InProcessGateway;
 
 beforeAll(async () => {
-  upstream = await startMockUpstream({ name: 'headers' });
-  gateway = await startApp('gateway', { UPSTREAM_API_URL: upstream.chatUrl });
+  const started = await startStack({ upstreams: ['headers'], gateways: { main: { run: 'in-process' } } });
+  stack = started;
+  upstream = started.upstreams.headers;
+  gateway = started.gateways.main;
 });
 
-afterAll(async () => {
-  await gateway?.stop();
-  await upstream?.close();
-});
+afterAll(() => stack?.stop());
 
 const streamBody = JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'h' }] });
 

@@ -1,46 +1,64 @@
 import { createHash } from 'node:crypto';
-import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import type { MockUpstream } from '@openai-proxy/mock-upstream';
+import { type InProcessGateway, type Stack, startStack } from '@openai-proxy/test-support';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, startApp } from './support/app-process.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Issue 5: one allowance per client, shared by every gateway replica through Redis; in memory
-// when standalone. Counted before the body is read or an upstream is picked.
+// when standalone. Counted before the body is read or an upstream is picked. Pure HTTP: the
+// gateways run in the test's process.
 
 const LIMIT = 5;
-let redis: TestRedis;
+let stack: Stack;
 let upstream: MockUpstream;
-let replicaA: AppProcess;
-let replicaB: AppProcess;
-let standalone: AppProcess;
+let replicaA: InProcessGateway;
+let replicaB: InProcessGateway;
+let standalone: InProcessGateway;
 let redisClient: Redis;
 const prefix = `{test-${process.pid}-guard-rate}`;
 
 beforeAll(async () => {
-  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'limited' })]);
-  // A window far longer than the test, so no allowance starts over while it runs.
-  const env = {
-    UPSTREAM_API_URL: upstream.chatUrl,
-    RATE_LIMIT_REQUESTS: String(LIMIT),
-    RATE_LIMIT_WINDOW_SECONDS: '3600',
-  };
-  [replicaA, replicaB, standalone] = await Promise.all([
-    startApp('gateway', { ...env, REDIS_URL: redis.url, QUEUE_PREFIX: prefix }),
-    startApp('gateway', { ...env, REDIS_URL: redis.url, QUEUE_PREFIX: prefix }),
-    startApp('gateway', { ...env, RATE_LIMIT_REQUESTS: '3' }),
-  ]);
-  redisClient = new Redis(redis.url);
+  const started = await startStack({
+    redis: true,
+    upstreams: ['limited'],
+    // A window far longer than the test, so no allowance starts over while it runs.
+    env: { RATE_LIMIT_REQUESTS: String(LIMIT), RATE_LIMIT_WINDOW_SECONDS: '3600' },
+    gateways: {
+      replicaA: { run: 'in-process', env: { QUEUE_PREFIX: prefix } },
+      replicaB: { run: 'in-process', env: { QUEUE_PREFIX: prefix } },
+      standalone: { run: 'in-process', standalone: true, env: { RATE_LIMIT_REQUESTS: '3' } },
+    },
+  });
+  stack = started;
+  upstream = started.upstreams.limited;
+  ({ replicaA, replicaB, standalone } = started.gateways);
+  redisClient = new Redis(started.redis.url);
+  await Promise.all([untilCountingInRedis(replicaA, 'a'), untilCountingInRedis(replicaB, 'b')]);
 });
+
+/**
+ * A gateway listens before its rate limiter's own Redis connection is up, and counts in memory
+ * until it is: what is tested here is replicas that are up sharing one allowance, so each one is
+ * asked, under keys of its own, until a request of it is counted in Redis.
+ */
+async function untilCountingInRedis(replica: InProcessGateway, name: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const key = `warm-up-${name}-${attempt}`;
+    await (await models(replica, key)).arrayBuffer();
+    const digest = createHash('sha256').update(key).digest('hex');
+    if ((await redisClient.exists(`${prefix}:ratelimit:key:${digest}`)) === 1) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`${replica.url} never counted a request in Redis`);
+}
 
 afterAll(async () => {
   redisClient?.disconnect();
-  await Promise.all([replicaA?.stop(), replicaB?.stop(), standalone?.stop()]);
-  await Promise.all([upstream?.close(), redis?.stop()]);
+  await stack?.stop();
 });
 
-const models = (gateway: AppProcess, key?: string) =>
+const models = (gateway: InProcessGateway, key?: string) =>
   fetch(`${gateway.url}/v1/models`, key === undefined ? {} : { headers: { authorization: `Bearer ${key}` } });
 
 /** `count` requests at once, alternating between the replicas. */

@@ -1,10 +1,9 @@
 import { loadGatewayConfig, type RunningGateway, startGateway } from '@openai-proxy/gateway';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
 import { createLogger } from '@openai-proxy/shared';
+import { type AppProcess, startApp, startRedis, type TestRedis } from '@openai-proxy/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, startApp } from './support/app-process.js';
 import { chatBody, eventually, postJson } from './support/http.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // A queue with no worker must not wait in silence: gateways watch the workers' heartbeats,
 // /ready names `no_workers`, and new non-stream requests get a quick 503 once no worker has been
@@ -18,7 +17,7 @@ const started: RunningGateway[] = [];
 const workers: AppProcess[] = [];
 
 beforeAll(async () => {
-  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'no-workers' })]);
+  [redis, upstream] = await Promise.all([startRedis(), startMockUpstream({ name: 'no-workers' })]);
 });
 
 afterAll(async () => {

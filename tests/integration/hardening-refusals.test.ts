@@ -1,10 +1,10 @@
 import { loadGatewayConfig, type RunningGateway, startGateway } from '@openai-proxy/gateway';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
 import { createLogger } from '@openai-proxy/shared';
+import { type AppProcess, startApp } from '@openai-proxy/test-support';
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawRequest } from './fixtures/raw-http.js';
-import { type AppProcess, startApp } from './support/app-process.js';
 
 // Refusals a client can read: a body past MAX_BODY_BYTES is answered 413 before it is read, and
 // the rest is read and thrown away (a lingering close) so that every kind of client, still

@@ -1,11 +1,10 @@
 import { loadGatewayConfig, type RunningGateway, startGateway } from '@openai-proxy/gateway';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
 import { createLogger } from '@openai-proxy/shared';
+import { type AppProcess, startApp, startRedis, type TestRedis } from '@openai-proxy/test-support';
 import OpenAI, { RateLimitError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, startApp } from './support/app-process.js';
 import { chatBody, postJson } from './support/http.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // What the upstream said reaches non-stream clients too: a rate-limited upstream's Retry-After
 // and x-ratelimit-* headers come back through the fold (standalone) and through the job
@@ -29,7 +28,7 @@ let worker: AppProcess;
 const gateways: Record<'queue' | 'standalone', RunningGateway> = {} as never;
 
 beforeAll(async () => {
-  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'limited' })]);
+  [redis, upstream] = await Promise.all([startRedis(), startMockUpstream({ name: 'limited' })]);
   const base = {
     UPSTREAM_API_URL: upstream.chatUrl,
     PORT: '0',

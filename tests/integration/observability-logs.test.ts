@@ -1,36 +1,37 @@
-import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import type { MockUpstream } from '@openai-proxy/mock-upstream';
+import { type AppProcess, type Stack, startStack } from '@openai-proxy/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, startApp } from './support/app-process.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Issue 6: JSON logs with one line per request (request id accepted and returned) and one per
-// job carrying the same id, and the per-process stats line of the original tool.
+// job carrying the same id, and the per-process stats line of the original tool. Processes: what
+// is tested is what each one prints on stdout.
 
-let redis: TestRedis;
+let stack: Stack;
 let upstream: MockUpstream;
 let gateway: AppProcess;
 let worker: AppProcess;
 const runId = `${process.pid}-${Date.now()}`;
 
 beforeAll(async () => {
-  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'logs' })]);
-  const common = {
-    UPSTREAM_API_URL: upstream.chatUrl,
-    QUEUE_PREFIX: `{test-${process.pid}-obs-logs}`,
-    UPSTREAM_COOLDOWN_MS: '0',
-    // Every second, so the test sees a line soon; what it waits for is the line itself.
-    STATS_INTERVAL_SECONDS: '1',
-  };
-  [gateway, worker] = await Promise.all([
-    startApp('gateway', { ...common, REDIS_URL: redis.url }),
-    startApp('worker', { ...common, REDIS_URL: redis.url, WORKER_PROCESSES: '1' }),
-  ]);
+  const started = await startStack({
+    redis: true,
+    upstreams: ['logs'],
+    env: {
+      QUEUE_PREFIX: `{test-${process.pid}-obs-logs}`,
+      UPSTREAM_COOLDOWN_MS: '0',
+      // Every second, so the test sees a line soon; what it waits for is the line itself.
+      STATS_INTERVAL_SECONDS: '1',
+    },
+    gateways: { main: { run: 'process' } },
+    workers: { farm: { env: { WORKER_PROCESSES: '1' } } },
+  });
+  stack = started;
+  upstream = started.upstreams.logs;
+  gateway = started.gateways.main;
+  worker = started.workers.farm;
 });
 
-afterAll(async () => {
-  await Promise.all([gateway?.stop(), worker?.stop()]);
-  await Promise.all([upstream?.close(), redis?.stop()]);
-});
+afterAll(() => stack?.stop());
 
 const post = (content: string, headers: Record<string, string> = {}) =>
   fetch(`${gateway.url}/v1/chat/completions`, {

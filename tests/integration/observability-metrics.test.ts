@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import type { MockUpstream } from '@openai-proxy/mock-upstream';
+import { type AppProcess, type Stack, startStack } from '@openai-proxy/test-support';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, startApp } from './support/app-process.js';
 import {
   hasPromtool,
   parseScrape,
@@ -10,7 +10,6 @@ import {
   type Scrape,
   scrape,
 } from './support/prometheus-scrape.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Issue 6: after a known mix of requests (folded, streamed, upstream errors, refused, rate
 // limited, cancelled), both /metrics endpoints hold exactly the expected counts; the worker
@@ -52,7 +51,7 @@ const TEXT_CHUNKS = 3;
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 
-let redis: TestRedis;
+let stack: Stack;
 let upstream: MockUpstream;
 let queueGateway: AppProcess;
 let worker: AppProcess;
@@ -197,19 +196,30 @@ let workerScrape: Scrape;
 let standaloneScrape: Scrape;
 
 beforeAll(async () => {
-  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'obs' })]);
+  // Processes: the scrapes include each process's own metrics and the worker farm's children.
+  const started = await startStack({
+    redis: true,
+    upstreams: ['obs'],
+    env: {
+      QUEUE_PREFIX: `{test-${process.pid}-obs-metrics}`,
+      // A 500 must not take the only upstream out of rotation for the requests after it.
+      UPSTREAM_COOLDOWN_MS: '0',
+    },
+    gateways: {
+      queue: { run: 'process' },
+      standalone: {
+        run: 'process',
+        standalone: true,
+        env: { RATE_LIMIT_REQUESTS: '2', RATE_LIMIT_WINDOW_SECONDS: '3600' },
+      },
+    },
+    workers: { farm: { env: { WORKER_PROCESSES: '2', WORKER_CONCURRENCY: '1' } } },
+  });
+  stack = started;
+  upstream = started.upstreams.obs;
   upstreamLabel = new URL(upstream.url).host;
-  const common = {
-    UPSTREAM_API_URL: upstream.chatUrl,
-    QUEUE_PREFIX: `{test-${process.pid}-obs-metrics}`,
-    // A 500 must not take the only upstream out of rotation for the requests after it.
-    UPSTREAM_COOLDOWN_MS: '0',
-  };
-  [queueGateway, worker, standaloneGateway] = await Promise.all([
-    startApp('gateway', { ...common, REDIS_URL: redis.url }),
-    startApp('worker', { ...common, REDIS_URL: redis.url, WORKER_PROCESSES: '2', WORKER_CONCURRENCY: '1' }),
-    startApp('gateway', { ...common, RATE_LIMIT_REQUESTS: '2', RATE_LIMIT_WINDOW_SECONDS: '3600' }),
-  ]);
+  ({ queue: queueGateway, standalone: standaloneGateway } = started.gateways);
+  worker = started.workers.farm;
   // Both children must be taking jobs before the spread test relies on them.
   const first = JSON.parse(await worker.waitForOutput('"msg":"worker ready"')) as { pid: number };
   await worker.waitForOutput(new RegExp(`"pid":(?!${first.pid}\\b)\\d+.*"msg":"worker ready"`));
@@ -221,10 +231,7 @@ beforeAll(async () => {
   ]);
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all([queueGateway?.stop(), worker?.stop(), standaloneGateway?.stop()]);
-  await Promise.all([upstream?.close(), redis?.stop()]);
-});
+afterAll(() => stack?.stop());
 
 describe('the gateway /metrics after the mix (queue mode)', () => {
   const http = 'openai_proxy_http_requests_total';

@@ -1,32 +1,48 @@
-import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import type { MockUpstream } from '@openai-proxy/mock-upstream';
+import {
+  type AppProcess,
+  type InProcessGateway,
+  type Stack,
+  startStack,
+  type TestRedis,
+} from '@openai-proxy/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, startApp } from './support/app-process.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Issue 6: /health is liveness (the process answers), /ready is readiness (Redis in queue mode,
 // at least one upstream not cooling down). Readiness follows Redis going away and coming back.
+// The gateways run in the test's process, the worker farm as a process.
 
+let stack: Stack;
 let redis: TestRedis;
 let upstream: MockUpstream;
-let queueGateway: AppProcess;
+let queueGateway: InProcessGateway;
 let worker: AppProcess;
-let standaloneGateway: AppProcess;
+let standaloneGateway: InProcessGateway;
 
 beforeAll(async () => {
-  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'ready' })]);
-  const common = { UPSTREAM_API_URL: upstream.chatUrl, QUEUE_PREFIX: `{test-${process.pid}-obs-ready}` };
-  [queueGateway, worker, standaloneGateway] = await Promise.all([
-    startApp('gateway', { ...common, REDIS_URL: redis.url }),
-    startApp('worker', { ...common, REDIS_URL: redis.url, WORKER_PROCESSES: '1' }),
-    // A failing upstream stays out of rotation for a minute: long enough to see /ready say so.
-    startApp('gateway', { ...common, UPSTREAM_COOLDOWN_MS: '60000', UPSTREAM_COOLDOWN_MAX_MS: '60000' }),
-  ]);
+  const started = await startStack({
+    redis: true,
+    upstreams: ['ready'],
+    env: { QUEUE_PREFIX: `{test-${process.pid}-obs-ready}` },
+    gateways: {
+      queue: { run: 'in-process' },
+      // A failing upstream stays out of rotation for a minute: long enough to see /ready say so.
+      standalone: {
+        run: 'in-process',
+        standalone: true,
+        env: { UPSTREAM_COOLDOWN_MS: '60000', UPSTREAM_COOLDOWN_MAX_MS: '60000' },
+      },
+    },
+    workers: { farm: { env: { WORKER_PROCESSES: '1' } } },
+  });
+  stack = started;
+  redis = started.redis;
+  upstream = started.upstreams.ready;
+  ({ queue: queueGateway, standalone: standaloneGateway } = started.gateways);
+  worker = started.workers.farm;
 });
 
-afterAll(async () => {
-  await Promise.all([queueGateway?.stop(), worker?.stop(), standaloneGateway?.stop()]);
-  await Promise.all([upstream?.close(), redis?.stop()]);
-});
+afterAll(() => stack?.stop());
 
 interface Probe {
   status: number;
@@ -39,8 +55,8 @@ async function probe(url: string): Promise<Probe> {
 }
 
 /**
- * Polls `url` until it answers `status`, up to a deadline. Readiness lives in another process
- * and has no event to await, so polling the endpoint is the honest way to watch it change.
+ * Polls `url` until it answers `status`, up to a deadline. Readiness has no event to await from
+ * outside the gateway, so polling the endpoint is the honest way to watch it change.
  */
 async function untilStatus(url: string, status: number, deadlineMs = 20_000): Promise<Probe> {
   const deadline = Date.now() + deadlineMs;

@@ -1,34 +1,30 @@
-import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import type { MockUpstream } from '@openai-proxy/mock-upstream';
+import { type InProcessGateway, type Stack, startStack } from '@openai-proxy/test-support';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, startApp } from './support/app-process.js';
 import { postJson } from './support/http.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 // Issue 3, the rest of the surface: legacy completions, models, other /v1/* endpoints,
-// unknown request fields forwarded untouched.
+// unknown request fields forwarded untouched. The gateway runs in the test's process, the worker
+// farm behind it as a process.
 
-let redis: TestRedis;
+let stack: Stack;
 let upstream: MockUpstream;
-let gateway: AppProcess;
-let worker: AppProcess;
+let gateway: InProcessGateway;
 
 beforeAll(async () => {
-  [redis, upstream] = await Promise.all([startTestRedis(), startMockUpstream({ name: 'surface' })]);
-  const env = {
-    UPSTREAM_API_URL: upstream.chatUrl,
-    REDIS_URL: redis.url,
-    QUEUE_PREFIX: `{surface-${process.pid}}`,
-  };
-  [gateway, worker] = await Promise.all([
-    startApp('gateway', env),
-    startApp('worker', { ...env, WORKER_PROCESSES: '1' }),
-  ]);
+  const started = await startStack({
+    redis: true,
+    upstreams: ['surface'],
+    env: { QUEUE_PREFIX: `{surface-${process.pid}}` },
+    gateways: { main: { run: 'in-process' } },
+    workers: { farm: { env: { WORKER_PROCESSES: '1' } } },
+  });
+  stack = started;
+  upstream = started.upstreams.surface;
+  gateway = started.gateways.main;
 });
-afterAll(async () => {
-  await Promise.all([gateway?.stop(), worker?.stop()]);
-  await Promise.all([upstream?.close(), redis?.stop()]);
-});
+afterAll(() => stack?.stop());
 
 const sdk = () => new OpenAI({ apiKey: 'sk-surface', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
 

@@ -29,6 +29,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     config.RATE_LIMIT_REQUESTS > 0
       ? (await import('./security/request-limiter.js')).createRequestLimiter(config, logger)
       : undefined;
+  await limiter?.ready?.();
   const app = createServer({ config, logger, metrics, upstreams, completer, limiter });
   // Head size and head/request timeouts are enforced by Node before Express runs (slow-loris).
   const server = createHttpServer(httpServerOptions(config), app);

@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import {
   createLogger,
+  exitOnListenFailure,
   installProcessPolicy,
   loadConfigOrExit,
   onShutdownSignal,
@@ -12,6 +13,9 @@ import { startGateway } from './gateway.js';
 const config = loadConfigOrExit('gateway', loadGatewayConfig);
 const logger = createLogger({ name: 'gateway', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 
+/** The variables an operator changes when the gateway cannot listen. */
+const LISTEN_VARIABLES = { port: 'PORT', host: 'HOST' };
+
 if (cluster.isPrimary && config.GATEWAY_PROCESSES > 1) {
   runClusterPrimary({
     processes: config.GATEWAY_PROCESSES,
@@ -19,7 +23,10 @@ if (cluster.isPrimary && config.GATEWAY_PROCESSES > 1) {
     shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
   });
 } else {
-  const gateway = await startGateway(config, logger);
+  // A taken PORT is one line and exit 1 (in a cluster, the primary prints it once for all).
+  const gateway = await startGateway(config, logger).catch((error: unknown) =>
+    exitOnListenFailure('gateway', LISTEN_VARIABLES, error),
+  );
   const shutdown = (reason: string) => {
     logger.info({ reason }, 'gateway shutting down');
     void gateway.close().then(() => process.exit(0));

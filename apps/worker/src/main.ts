@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import {
   ConfigError,
   createLogger,
+  exitOnListenFailure,
   installProcessPolicy,
   loadConfigOrExit,
   onShutdownSignal,
@@ -9,7 +10,7 @@ import {
 } from '@openai-proxy/shared';
 import { loadWorkerConfig, type WorkerConfig } from './config.js';
 import { startMetricsServer } from './metrics-server.js';
-import { startWorkerChild } from './worker-child.js';
+import { type RunningWorker, startWorkerChild } from './worker-child.js';
 
 /** Workers only run in queue mode, so REDIS_URL is required here. */
 function loadQueueWorkerConfig(): WorkerConfig & { REDIS_URL: string } {
@@ -25,23 +26,52 @@ function loadQueueWorkerConfig(): WorkerConfig & { REDIS_URL: string } {
 const config = loadConfigOrExit('worker', loadQueueWorkerConfig);
 const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 
+/** The variables an operator changes when the metrics port cannot be listened on. */
+const METRICS_LISTEN_VARIABLES = { port: 'WORKER_METRICS_PORT', host: 'WORKER_METRICS_HOST' };
+
 if (cluster.isPrimary) {
   // The primary runs no jobs: it keeps WORKER_PROCESSES children alive and serves their metrics.
-  if (config.WORKER_METRICS_PORT > 0)
-    startMetricsServer(config.WORKER_METRICS_PORT, config.WORKER_METRICS_HOST, logger);
+  // It listens before forking, so a taken port is one line and exit 1, with no child started
+  // only to lose its primary.
+  if (config.WORKER_METRICS_PORT > 0) {
+    await startMetricsServer(config.WORKER_METRICS_PORT, config.WORKER_METRICS_HOST, logger).catch(
+      (error: unknown) => exitOnListenFailure('worker', METRICS_LISTEN_VARIABLES, error),
+    );
+  }
   runClusterPrimary({
     processes: config.WORKER_PROCESSES,
     logger,
     shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
   });
 } else {
-  const running = await startWorkerChild(config, logger);
+  let running: RunningWorker | undefined;
+  let stopping = false;
   const shutdown = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    if (running === undefined) {
+      // Still starting (most often still reaching Redis): nothing to finish. A job taken in the
+      // last instant of the start-up goes back to the queue through the stalled-job check.
+      logger.info({ reason }, 'worker child stopping before it started');
+      process.exit(0);
+    }
     logger.info({ reason }, 'worker child shutting down: finishing active jobs');
-    const killTimer = setTimeout(() => process.exit(1), config.SHUTDOWN_GRACE_MS);
+    const killTimer = setTimeout(() => {
+      logger.warn({ graceMs: config.SHUTDOWN_GRACE_MS }, 'grace period over; exiting with jobs unfinished');
+      process.exit(1);
+    }, config.SHUTDOWN_GRACE_MS);
     killTimer.unref();
-    void running.close().then(() => process.exit(0));
+    running.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'worker child could not close cleanly');
+        process.exit(1);
+      },
+    );
   };
-  installProcessPolicy(logger, shutdown);
+  // Before starting: a signal that arrives while Redis is still being reached must end the child
+  // now, not kill it with the default action or wait for Redis.
   onShutdownSignal(shutdown);
+  running = await startWorkerChild(config, logger);
+  installProcessPolicy(logger, shutdown);
 }

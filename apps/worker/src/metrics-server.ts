@@ -4,9 +4,10 @@ import { AggregatorRegistry } from 'prom-client';
 
 /**
  * The cluster primary's HTTP endpoint: `/metrics` sums every child's registry (prom-client's
- * AggregatorRegistry asks each child over IPC), `/health` says the primary is alive.
+ * AggregatorRegistry asks each child over IPC), `/health` says the primary is alive. Resolves once
+ * it listens; rejects with the listen error (a taken port, say) so the caller can say so plainly.
  */
-export function startMetricsServer(port: number, host: string, logger: Logger): Server {
+export function startMetricsServer(port: number, host: string, logger: Logger): Promise<Server> {
   const aggregator = new AggregatorRegistry();
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
@@ -35,6 +36,14 @@ export function startMetricsServer(port: number, host: string, logger: Logger): 
       }),
     );
   });
-  server.listen(port, host, () => logger.info({ port }, 'worker metrics listening'));
-  return server;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      // Later errors (a failed accept, say) must not end the primary and with it every child.
+      server.on('error', (error) => logger.warn({ err: error }, 'worker metrics server error'));
+      logger.info({ port }, 'worker metrics listening');
+      resolve(server);
+    });
+  });
 }

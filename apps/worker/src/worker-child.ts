@@ -12,7 +12,7 @@ import {
   upstreamObserver,
 } from '@openai-proxy/shared';
 import { createRedis, startHeartbeat } from '@openai-proxy/shared/redis';
-import { Worker } from 'bullmq';
+import { type Job, type Processor, Worker, type WorkerOptions } from 'bullmq';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { answerPublisher } from './answer-publisher.js';
 import { CancelRegistry } from './cancel-registry.js';
@@ -67,7 +67,7 @@ export async function startWorkerChild(
     publish,
   });
 
-  const worker = new Worker<CompletionJobData>(names.queue, processor, {
+  const worker = new DrainableWorker(names.queue, processor, {
     connection: workerConnection,
     prefix: names.prefix,
     concurrency: config.WORKER_CONCURRENCY,
@@ -104,8 +104,16 @@ export async function startWorkerChild(
   const close = () => {
     closing ??= (async () => {
       stats.stop();
+      // Take no new job. Not `worker.close()`: it also waits for the blocking connection to end,
+      // and one that is between reconnect attempts (Redis away, or just back) never ends, so the
+      // shutdown sat out the whole grace with nothing to do.
+      await worker.pause(true);
       await heartbeat.stop();
-      await worker.close();
+      if (worker.jobsInFlight > 0)
+        logger.info({ activeJobs: worker.jobsInFlight }, 'waiting for active jobs');
+      await worker.noJobInFlight();
+      // Nothing left to wait for: `force` skips BullMQ's wait on Redis.
+      await worker.close(true);
       cancels.close();
       await upstreams.close();
       cancelSubscriber.disconnect();
@@ -115,4 +123,45 @@ export async function startWorkerChild(
     return closing;
   };
   return { worker, close };
+}
+
+/**
+ * A BullMQ Worker that knows which jobs it holds: from the moment it takes one ('active') until
+ * BullMQ is done with it, its outcome recorded in Redis or given up on. That is what a shutdown
+ * waits for. Waiting only for the processor would leave a job whose answer was sent active in
+ * Redis, where the stalled-job check gives it to another worker and the upstream is called twice.
+ */
+class DrainableWorker extends Worker<CompletionJobData> {
+  private readonly held = new Set<string>();
+  private readonly drainWaiters: Array<() => void> = [];
+
+  constructor(queue: string, processor: Processor<CompletionJobData>, options: WorkerOptions) {
+    super(queue, processor, options);
+    this.on('active', (job) => this.held.add(String(job.id)));
+  }
+
+  /** BullMQ's own step per job: runs the processor, then records the outcome (with its retries). */
+  override async processJob(job: Job<CompletionJobData>, token: string, fetchNextCallback?: () => boolean) {
+    try {
+      return await super.processJob(job, token, fetchNextCallback);
+    } finally {
+      this.release(String(job.id));
+    }
+  }
+
+  get jobsInFlight(): number {
+    return this.held.size;
+  }
+
+  /** Resolves when this worker holds no job: at once when it holds none. */
+  noJobInFlight(): Promise<void> {
+    if (this.held.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private release(id: string): void {
+    this.held.delete(id);
+    if (this.held.size > 0) return;
+    for (const wake of this.drainWaiters.splice(0)) wake();
+  }
 }

@@ -51,6 +51,7 @@ export { readSseData } from './openai/sse-reader.js';
 export type { ChatCompletion, TextCompletion } from './openai/types.js';
 export { runClusterPrimary } from './process/cluster-primary.js';
 export { installProcessPolicy, onShutdownSignal } from './process/process-policy.js';
+export { exitOnListenFailure } from './process/startup-failure.js';
 export {
   type CompletionJobData,
   decodeAnswer,

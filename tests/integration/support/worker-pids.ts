@@ -1,4 +1,4 @@
-import type { AppProcess } from './app-process.js';
+import type { AppProcess } from '@openai-proxy/test-support';
 
 /** The pids of worker children that printed their ready line (pino's `pid` field). */
 export function readyWorkerPids(worker: AppProcess): number[] {

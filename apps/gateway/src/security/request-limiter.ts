@@ -1,5 +1,6 @@
 import type { Logger } from '@openai-proxy/shared';
 import { createRedis } from '@openai-proxy/shared/redis';
+import type { Redis } from 'ioredis';
 import {
   type RateLimiterAbstract,
   RateLimiterMemory,
@@ -17,10 +18,32 @@ export interface LimitDecision {
   resetMs: number;
 }
 
+/** How long a starting gateway waits for the limiter's Redis before it counts in memory. */
+const REDIS_READY_WAIT_MS = 2_000;
+
+/** Resolves once `redis` is ready, or after `ms` (Redis may come later; memory counts meanwhile). */
+function connected(redis: Redis, ms: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    }
+    redis.once('ready', done);
+  });
+}
+
 export interface RequestLimiter {
   /** Counts one request of `clientId` (a key digest or an IP, never a key in clear). */
   consume(clientId: string): Promise<LimitDecision>;
   close(): Promise<void>;
+  /**
+   * Resolves when the shared counters can be used. Until then every replica would count in its
+   * own memory and each admit a full allowance, so a gateway waits for it before it listens.
+   */
+  ready?(): Promise<void>;
 }
 
 /**
@@ -46,7 +69,8 @@ export function createRequestLimiter(config: GatewayConfig, logger: Logger): Req
     insuranceLimiter: new RateLimiterMemory(options),
     ...options,
   });
-  return flexibleLimiter(limiter, options.points, logger, async () => redis.disconnect());
+  const flexible = flexibleLimiter(limiter, options.points, logger, async () => redis.disconnect());
+  return { ...flexible, ready: () => connected(redis, REDIS_READY_WAIT_MS) };
 }
 
 function flexibleLimiter(

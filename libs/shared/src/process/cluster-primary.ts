@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
+import { isStartupFailureMessage } from './startup-failure.js';
 
 export interface ClusterPrimaryOptions {
   processes: number;
@@ -10,27 +11,81 @@ export interface ClusterPrimaryOptions {
   env?: Record<string, string>;
 }
 
+/** Past the children's own grace: they end themselves at SHUTDOWN_GRACE_MS; this is for one that cannot. */
+const KILL_MARGIN_MS = 5_000;
+
+/**
+ * A child that ended with nothing cut short: it finished its work and exited 0, or a signal
+ * reached it before it had installed its handlers, so before it could have taken any work.
+ */
+function stoppedCleanly(code: number | null, signal: string | null): boolean {
+  return code === 0 || signal === 'SIGTERM' || signal === 'SIGINT';
+}
+
 /**
  * A `node:cluster` primary: forks the children, replaces one that dies (unless shutting down),
- * and on SIGTERM/SIGINT passes the signal on, waits for the children to finish their work,
- * then exits. Returns a function that starts the same shutdown.
+ * and on SIGTERM/SIGINT passes SIGTERM on, waits for the children to finish their work, then
+ * exits: 0 when every child stopped cleanly, 1 otherwise. A child that reports a start-up failure
+ * (its port is taken, say) stops them all: the primary prints the child's line once and exits 1.
+ * Returns a function that starts the same shutdown.
  */
 export function runClusterPrimary(options: ClusterPrimaryOptions): {
   shutdown: (signal: NodeJS.Signals) => void;
 } {
   const { logger } = options;
-  let shuttingDown = false;
-  const fork = (): Worker => cluster.fork(options.env ?? {});
+  // The live children, kept here rather than read from `cluster.workers`: Node removes a child
+  // from `cluster.workers` only once both its process exited and its IPC channel closed, and the
+  // channel may close after the 'exit' event, so the last child could still be listed there.
+  const children = new Set<Worker>();
+  let stopping = false;
+  let startupFailed = false;
+  let exitCode = 0;
 
-  cluster.on('exit', (worker, code, signal) => {
-    if (shuttingDown) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) {
-        logger.info('all children exited; primary exits');
-        process.exit(0);
-      }
+  const exitOnceAllGone = () => {
+    if (children.size > 0) return;
+    if (!startupFailed) logger.info({ exitCode }, 'all children exited; primary exits');
+    process.exit(exitCode);
+  };
+
+  const stopChildren = () => {
+    stopping = true;
+    for (const child of children) child.process.kill('SIGTERM');
+    const killTimer = setTimeout(() => {
+      logger.warn('grace period over; killing children that are still running');
+      for (const child of children) child.process.kill('SIGKILL');
+      process.exit(1);
+    }, options.shutdownGraceMs + KILL_MARGIN_MS);
+    killTimer.unref();
+    exitOnceAllGone();
+  };
+
+  const onStartupFailure = (line: string) => {
+    // Every child meets the same failure; the operator reads it once.
+    if (startupFailed) return;
+    startupFailed = true;
+    exitCode = 1;
+    process.stderr.write(`${line}\n`);
+    if (!stopping) stopChildren();
+  };
+
+  const fork = (): Worker => {
+    const child = cluster.fork(options.env ?? {});
+    children.add(child);
+    child.on('message', (message: unknown) => {
+      if (isStartupFailureMessage(message)) onStartupFailure(message.line);
+    });
+    return child;
+  };
+
+  cluster.on('exit', (child, code, signal) => {
+    children.delete(child);
+    if (stopping) {
+      if (!stoppedCleanly(code, signal)) exitCode = 1;
+      if (!startupFailed) logger.info({ child: child.process.pid, code, signal }, 'child exited');
+      exitOnceAllGone();
       return;
     }
-    logger.warn({ child: worker.process.pid, code, signal }, 'child died; starting a replacement');
+    logger.warn({ child: child.process.pid, code, signal }, 'child died; starting a replacement');
     fork();
   });
 
@@ -38,20 +93,9 @@ export function runClusterPrimary(options: ClusterPrimaryOptions): {
   logger.info({ processes: options.processes }, 'cluster primary started');
 
   const shutdown = (signal: NodeJS.Signals) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
+    if (stopping) return;
     logger.info({ signal }, 'shutting down children');
-    const children = Object.values(cluster.workers ?? {}).filter(
-      (worker): worker is Worker => worker !== undefined,
-    );
-    if (children.length === 0) process.exit(0);
-    for (const child of children) child.process.kill('SIGTERM');
-    const killTimer = setTimeout(() => {
-      logger.warn('grace period over; killing children that are still running');
-      for (const child of Object.values(cluster.workers ?? {})) child?.process.kill('SIGKILL');
-      process.exit(1);
-    }, options.shutdownGraceMs + 5_000);
-    killTimer.unref();
+    stopChildren();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

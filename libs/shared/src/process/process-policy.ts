@@ -17,8 +17,19 @@ export function installProcessPolicy(logger: Logger, shutdown: (reason: string) 
   });
 }
 
-/** Runs `shutdown` once on SIGTERM or SIGINT. */
+/**
+ * Runs `shutdown` on the first SIGTERM or SIGINT and ignores the ones after it. The listeners stay
+ * (no `once`): a signal sent to a whole process group (Ctrl-C in a terminal, `kill -TERM -<pgid>`,
+ * some supervisors) reaches a cluster child twice, from the group and again from its primary, and
+ * with no listener left the second one would kill the child half-way through its work.
+ */
 export function onShutdownSignal(shutdown: (reason: string) => void): void {
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = true;
+    shutdown(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
