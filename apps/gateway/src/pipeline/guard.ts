@@ -22,8 +22,8 @@ export type Guard = (req: Request, res: Response, ctx: RequestContext) => Promis
  *    percent-escape (the path is passed on as written, never decoded here);
  * 2. a declared size within `MAX_BODY_BYTES` (413 before a byte of the body is read);
  * 3. with `GATEWAY_API_KEYS`, one of them as `Authorization: Bearer <key>`, or, on a route whose
- *    API takes `x-api-key` (Anthropic's /v1/messages, whose SDK sends nothing else), as
- *    `x-api-key: <key>` (401 otherwise; the message never repeats what was sent). Once upstream
+ *    API takes `x-api-key` (Anthropic's /v1/messages: its docs and SDKs before 1.x send keys
+ *    there), as `x-api-key: <key>` (401 otherwise; the message never repeats what was sent). Once upstream
  *    calls use server-side keys (`GATEWAY_API_KEYS` or `UPSTREAM_API_KEY`), the client's key
  *    headers are removed here, so they reach neither an upstream nor a job in Redis; otherwise
  *    they pass on, as in the original tool;

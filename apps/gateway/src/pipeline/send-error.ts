@@ -9,7 +9,8 @@ import { writeJson } from './write-json.js';
 /**
  * The one place an error becomes a response: a ProxyError with its status, code and
  * Retry-After; anything else a 500 with the request id, logged once with its stack. The body
- * takes the route's dialect (`ctx.errorDialect`): OpenAI's shape, or Anthropic's on /v1/messages. A 4xx the proxy raised itself is a request refused before any upstream saw it,
+ * takes the route's dialect (`ctx.errorDialect`): OpenAI's shape, or Anthropic's on /v1/messages.
+ * A 4xx the proxy raised itself is a request refused before any upstream saw it,
  * and is counted so. A client that already left gets nothing.
  */
 export function sendError(

@@ -94,10 +94,11 @@ export async function foldUpstreamStream(
 const DRAIN_AFTER_DONE_MS = 1_000;
 
 /**
- * After `[DONE]` (or another event that ends the answer), reads the body to its end rather than stop at once: stopping destroys the
- * undici body with an AbortError whose stack is formatted, which measured 3-4% of a worker's CPU,
- * while the end of the body almost always arrives with `[DONE]` itself. Bounded, in case an
- * upstream keeps the response open; an error down there no longer matters.
+ * After `[DONE]` (or another event that ends the answer: `response.completed`, `message_stop`),
+ * reads the body to its end rather than stop at once: stopping destroys the undici body with an
+ * AbortError whose stack is formatted, which measured 3-4% of a worker's CPU, while the end of the
+ * body almost always arrives with the last event itself. Bounded, in case an upstream keeps the
+ * response open; an error down there no longer matters.
  */
 export async function drainAfterDone(events: AsyncGenerator<string>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
