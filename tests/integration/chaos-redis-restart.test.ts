@@ -1,8 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
 import { queueNames } from '@openai-proxy/shared';
+import { startRedis, type TestRedis } from '@openai-proxy/test-support';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type AofRedis, startAofRedis } from './support/chaos/aof-redis.js';
 import { startLoad } from './support/chaos/load.js';
 import {
   chaosEnv,
@@ -18,20 +21,24 @@ import { eventually } from './support/http.js';
 // non-stream requests are in flight (some mid-fold, some still waiting in the queue) and
 // started again on its append-only file.
 
-let redis: AofRedis;
+let redis: TestRedis;
+let aofDir: string;
 let upstream: MockUpstream;
 const processes = new Processes();
 
 beforeAll(async () => {
+  aofDir = await mkdtemp(join(tmpdir(), 'oaip-aof-'));
   [redis, upstream] = await Promise.all([
-    startAofRedis(),
+    // Persisted as docker-compose.yml runs it: append-only, fsync once a second.
+    startRedis({ appendOnlyDir: aofDir, appendFsync: 'everysec' }),
     // About 1.3 s a job (14 events, 100 ms apart): many jobs are mid-fold when Redis dies.
     startMockUpstream({ name: 'steady', defaultBehavior: { kind: 'echo', chunkDelayMs: 100 } }),
   ]);
 });
 afterAll(async () => {
   await processes.killAll();
-  await Promise.all([upstream.close(), redis.dispose()]);
+  await Promise.all([upstream.close(), redis.stop()]);
+  await rm(aofDir, { recursive: true, force: true });
 });
 
 const healthOf = async (url: string) =>
@@ -59,7 +66,7 @@ it('Redis SIGKILLed mid-load and restarted on its AOF: every accepted request is
   const foldingAtKill = inFlightAt(upstream);
   await queue.close();
   const killedAt = Date.now();
-  await redis.kill();
+  await redis.stop('SIGKILL');
   // The gateway saw the outage (it refuses at the door now) before Redis comes back.
   await eventually(async () => (await healthOf(gateway.url)) === 'degraded');
   await redis.start();

@@ -9,6 +9,11 @@ export interface RedisOptions {
    * server keeps nothing and each start is empty.
    */
   appendOnlyDir?: string;
+  /**
+   * With `appendOnlyDir`: `always` (the default) syncs the file on every write; `everysec` is how
+   * docker-compose.yml runs Redis, so a SIGKILL may lose up to a second of writes, as in production.
+   */
+  appendFsync?: 'always' | 'everysec';
 }
 
 /** A real `redis-server` of the caller's own, on a free port, that can be stopped and started again. */
@@ -28,7 +33,18 @@ function serverArgs(port: number, options: RedisOptions): string[] {
   const persistence =
     options.appendOnlyDir === undefined
       ? ['--save', '', '--appendonly', 'no']
-      : ['--save', '', '--dir', options.appendOnlyDir, '--appendonly', 'yes', '--appendfsync', 'always'];
+      : [
+          '--save',
+          '',
+          '--dir',
+          options.appendOnlyDir,
+          '--appendonly',
+          'yes',
+          '--appendfsync',
+          options.appendFsync ?? 'always',
+          '--maxmemory-policy',
+          'noeviction',
+        ];
   return ['--port', String(port), '--bind', '127.0.0.1', ...persistence, '--loglevel', 'warning'];
 }
 
