@@ -1,6 +1,5 @@
-import { loadGatewayConfig, type RunningGateway, startGateway } from '@openai-proxy/gateway';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
-import { createLogger } from '@openai-proxy/shared';
+import { type InProcessGateway, startInProcessGateway } from '@openai-proxy/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Browsers: CORS is opt-in with exact origins. A preflight is answered by the gateway without
@@ -10,19 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const ALLOWED = 'https://app.example.com';
 const REFUSED = 'https://evil.example.net';
 let upstream: MockUpstream;
-let withCors: RunningGateway;
-let withoutCors: RunningGateway;
+let withCors: InProcessGateway;
+let withoutCors: InProcessGateway;
 
-async function gateway(extra: Record<string, string>): Promise<RunningGateway> {
-  const config = loadGatewayConfig({
-    UPSTREAM_API_URL: upstream.chatUrl,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    STATS_INTERVAL_SECONDS: '0',
-    ...extra,
-  });
-  return startGateway(config, createLogger({ name: 'gateway', level: 'silent' }));
-}
+const gateway = (extra: Record<string, string>) =>
+  startInProcessGateway({ UPSTREAM_API_URL: upstream.chatUrl, ...extra });
 
 beforeAll(async () => {
   upstream = await startMockUpstream({ name: 'cors' });
@@ -31,7 +22,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([withCors?.close(), withoutCors?.close()]);
+  await Promise.all([withCors?.stop(), withoutCors?.stop()]);
   await upstream?.close();
 });
 

@@ -1,6 +1,5 @@
-import { loadGatewayConfig, type RunningGateway, startGateway } from '@openai-proxy/gateway';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
-import { createLogger } from '@openai-proxy/shared';
+import { type InProcessGateway, startInProcessGateway } from '@openai-proxy/test-support';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatBody, postJson } from './support/http.js';
@@ -13,21 +12,16 @@ import { chatBody, postJson } from './support/http.js';
 // within the test's time. In-process gateways; the upstream hangs before its status line.
 
 let upstream: MockUpstream;
-let keepalive: RunningGateway;
-let plain: RunningGateway;
+let keepalive: InProcessGateway;
+let plain: InProcessGateway;
 
-async function gateway(extra: Record<string, string>): Promise<RunningGateway> {
-  const config = loadGatewayConfig({
+const gateway = (extra: Record<string, string>) =>
+  startInProcessGateway({
     UPSTREAM_API_URL: upstream.chatUrl,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    STATS_INTERVAL_SECONDS: '0',
     REQUEST_TIMEOUT_MS: '120000',
     UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '120000',
     ...extra,
   });
-  return startGateway(config, createLogger({ name: 'gateway', level: 'silent' }));
-}
 
 beforeAll(async () => {
   upstream = await startMockUpstream({ name: 'hanging', defaultBehavior: { kind: 'hang' } });
@@ -36,7 +30,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([keepalive?.close(), plain?.close()]);
+  await Promise.all([keepalive?.stop(), plain?.stop()]);
   await upstream?.close();
 });
 
