@@ -1,7 +1,7 @@
 import type { Answer, AnswerUsage } from './answer.js';
 import { ChatCompletionFold } from './chat-fold.js';
 import { errors } from './errors.js';
-import { readSseData } from './sse-reader.js';
+import { readSseBatches } from './sse-reader.js';
 import { TextCompletionFold } from './text-fold.js';
 import type { ChatCompletion, CompletionFold, JsonObject, TextCompletion } from './types.js';
 
@@ -57,17 +57,17 @@ export async function foldUpstreamStream(
   const fold: CompletionFold<ChatCompletion | TextCompletion> =
     kind === 'chat' ? new ChatCompletionFold() : new TextCompletionFold();
   let done = false;
-  const events = readSseData(body);
-  for (let next = await events.next(); !next.done; next = await events.next()) {
-    const data = next.value;
-    if (isDone(data)) {
-      done = true;
-      await drainAfterDone(events);
-      break;
+  const batches = readSseBatches(body);
+  reading: for (let next = await batches.next(); !next.done; next = await batches.next()) {
+    for (const data of next.value) {
+      if (isDone(data)) {
+        done = true;
+        break reading;
+      }
+      if (data.trim() !== '') fold.add(parseChunk(data));
     }
-    if (data.trim() === '') continue;
-    fold.add(parseChunk(data));
   }
+  if (done) await drainAfterDone(batches);
 
   if (!done && !fold.isFinished()) {
     throw errors.upstreamStream(
@@ -100,7 +100,7 @@ const DRAIN_AFTER_DONE_MS = 1_000;
  * body almost always arrives with the last event itself. Bounded, in case an upstream keeps the
  * response open; an error down there no longer matters.
  */
-export async function drainAfterDone(events: AsyncGenerator<string>): Promise<void> {
+export async function drainAfterDone(events: AsyncGenerator<unknown>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), DRAIN_AFTER_DONE_MS);

@@ -16,6 +16,15 @@ import { createParser } from 'eventsource-parser';
  * Errors thrown by `body` (socket reset, timeouts) propagate unchanged.
  */
 export async function* readSseData(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  for await (const batch of readSseBatches(body)) yield* batch;
+}
+
+/**
+ * The same events, a batch per read of `body`: what a fold consumes, since an async generator
+ * pays a promise and a turn of the microtask queue per item it yields, and one read usually
+ * holds many events (often a whole answer).
+ */
+export async function* readSseBatches(body: AsyncIterable<Uint8Array>): AsyncGenerator<string[]> {
   const pending: string[] = [];
   const parser = createParser({
     onEvent: (event) => {
@@ -28,9 +37,9 @@ export async function* readSseData(body: AsyncIterable<Uint8Array>): AsyncGenera
 
   for await (const bytes of body) {
     parser.feed(decoder.decode(bytes, { stream: true }));
-    yield* pending.splice(0);
+    if (pending.length > 0) yield pending.splice(0);
   }
   // The decoder's last bytes (an incomplete character becomes U+FFFD), then close the last event.
   parser.feed(`${decoder.decode()}\n\n`);
-  yield* pending.splice(0);
+  if (pending.length > 0) yield pending.splice(0);
 }
