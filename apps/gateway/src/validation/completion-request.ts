@@ -1,5 +1,6 @@
 import type { CompletionKind } from '@openai-proxy/shared';
-import { emptyArray, isInteger, isRecord, missing, wrongType, wrongValue } from './field-errors.js';
+import { isInteger, missing, wrongType, wrongValue } from './field-errors.js';
+import { checkMessageList } from './message-list.js';
 import { checkAnthropicMessages } from './messages-request.js';
 import { checkResponsesInput } from './responses-request.js';
 
@@ -13,8 +14,6 @@ import { checkResponsesInput } from './responses-request.js';
  */
 
 export const ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function'] as const;
-const ROLE_SET: ReadonlySet<unknown> = new Set(ROLES);
-const ROLE_LIST = ROLES.map((role) => `'${role}'`).join(', ');
 
 /** Throws the 400 for the first field the proxy cannot work with; returns the `stream` flag. */
 export function checkCompletionRequest(kind: CompletionKind, body: Record<string, unknown>): boolean {
@@ -37,18 +36,7 @@ const KIND_CHECKS: Record<CompletionKind, (body: Record<string, unknown>) => voi
   messages: checkAnthropicMessages,
 };
 
-function checkMessages(messages: unknown): void {
-  if (messages === undefined) throw missing('messages');
-  if (!Array.isArray(messages)) throw wrongType('messages', 'must be an array of messages');
-  if (messages.length === 0) throw emptyArray('messages', 'must contain at least one message');
-  for (let index = 0; index < messages.length; index += 1) {
-    const message: unknown = messages[index];
-    const param = `messages[${index}]`;
-    if (!isRecord(message)) throw wrongType(param, 'must be a message object');
-    if (message.role === undefined) throw missing(`${param}.role`);
-    if (!ROLE_SET.has(message.role)) throw wrongValue(`${param}.role`, `must be one of ${ROLE_LIST}`);
-  }
-}
+const checkMessages = (messages: unknown) => checkMessageList(messages, ROLES);
 
 /** A string, an array of strings, or an array of token arrays (each token an integer). */
 function checkPrompt(prompt: unknown): void {

@@ -125,25 +125,30 @@ export function isDone(data: string): boolean {
   return data.length < 16 && data.trim() === '[DONE]';
 }
 
-/** One event's data as a chunk; an error event or a broken chunk becomes a ProxyError. */
-function parseChunk(data: string): JsonObject {
-  let chunk: unknown;
+/** One event's data as a JSON object; anything else is a 502 `upstream_malformed_chunk`. */
+export function parseJsonEvent(data: string, noun: 'chunk' | 'event'): JsonObject {
+  let parsed: unknown;
   try {
-    chunk = JSON.parse(data);
+    parsed = JSON.parse(data);
   } catch (cause) {
     throw errors.upstreamStream(
-      `The upstream sent a chunk that is not JSON: ${excerpt(data)}`,
+      `The upstream sent a ${noun} that is not JSON: ${excerpt(data)}`,
       'upstream_malformed_chunk',
       cause,
     );
   }
-  if (typeof chunk !== 'object' || chunk === null || Array.isArray(chunk)) {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw errors.upstreamStream(
-      `The upstream sent a chunk that is not a JSON object: ${excerpt(data)}`,
+      `The upstream sent a ${noun} that is not a JSON object: ${excerpt(data)}`,
       'upstream_malformed_chunk',
     );
   }
-  const record = chunk as JsonObject;
+  return parsed as JsonObject;
+}
+
+/** One event's data as a chunk; an error event or a broken chunk becomes a ProxyError. */
+function parseChunk(data: string): JsonObject {
+  const record = parseJsonEvent(data, 'chunk');
   if (record.error !== undefined && record.error !== null) {
     throw errors.upstreamStream(
       `The upstream stream failed: ${upstreamErrorMessage(record.error)}`,

@@ -5,9 +5,8 @@
  * `data.type` as well as in `event:` lines (Bedrock puts `data:` first, OpenRouter sends no `event:`
  * at all), so only the data is read.
  */
-import { errors } from '../openai/errors.js';
-import { drainAfterDone, excerpt, isDone } from '../openai/fold-stream.js';
-import { readSseData } from '../openai/sse-reader.js';
+import { drainAfterDone, isDone, parseJsonEvent } from '../openai/fold-stream.js';
+import { readSseBatches } from '../openai/sse-reader.js';
 import type { JsonObject } from '../openai/types.js';
 
 /** What a fold offers to the loop. */
@@ -38,39 +37,20 @@ export async function foldJsonEvents(
   fold: JsonEventFold,
 ): Promise<StreamRead> {
   let count = 0;
-  const events = readSseData(body);
-  for (let next = await events.next(); !next.done; next = await events.next()) {
-    const data = next.value;
-    if (data.trim() === '') continue;
-    if (isDone(data)) {
-      await drainAfterDone(events);
-      return { end: 'done-marker', events: count };
-    }
-    count += 1;
-    if (fold.add(parseEvent(data))) {
-      await drainAfterDone(events);
-      return { end: 'last-event', events: count };
+  const batches = readSseBatches(body);
+  for (let next = await batches.next(); !next.done; next = await batches.next()) {
+    for (const data of next.value) {
+      if (data.trim() === '') continue;
+      if (isDone(data)) {
+        await drainAfterDone(batches);
+        return { end: 'done-marker', events: count };
+      }
+      count += 1;
+      if (fold.add(parseJsonEvent(data, 'event'))) {
+        await drainAfterDone(batches);
+        return { end: 'last-event', events: count };
+      }
     }
   }
   return { end: 'body-end', events: count };
-}
-
-function parseEvent(data: string): JsonObject {
-  let event: unknown;
-  try {
-    event = JSON.parse(data);
-  } catch (cause) {
-    throw errors.upstreamStream(
-      `The upstream sent an event that is not JSON: ${excerpt(data)}`,
-      'upstream_malformed_chunk',
-      cause,
-    );
-  }
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-    throw errors.upstreamStream(
-      `The upstream sent an event that is not a JSON object: ${excerpt(data)}`,
-      'upstream_malformed_chunk',
-    );
-  }
-  return event as JsonObject;
 }
