@@ -1,12 +1,12 @@
 import { errors } from '../openai/errors.js';
-import type { FoldedAnswer } from '../openai/fold-stream.js';
+import { type FoldedAnswer, foldEvents } from '../openai/fold-stream.js';
 import { isObject } from '../openai/json-merge.js';
-import { foldJsonEvents } from '../responses/json-event-stream.js';
+import { JsonEventFolder, type StreamRead } from '../responses/json-event-stream.js';
 import { MessageFold } from './message-fold.js';
 import type { MessageUsage } from './types.js';
 
 /**
- * Reads an upstream's Messages SSE body and folds it into the `message` object of a non-stream
+ * Folds an upstream's Messages SSE events into the `message` object of a non-stream
  * `POST /v1/messages` (the rules are in message-fold.ts).
  *
  * The answer is a ProxyError, never a shortened success, when:
@@ -20,12 +20,17 @@ import type { MessageUsage } from './types.js';
  *   block stopped, the answer is whole: a compatible provider may leave `message_stop` out);
  * - `[DONE]` (which Anthropic never sends) arrives before any `message_start`: 502
  *   `upstream_stream_empty`; after one, it ends reading like the end of the body.
- *
- * Errors thrown by `body` itself (socket reset, timeouts) propagate unchanged for the caller to map.
  */
-export async function foldMessagesStream(body: AsyncIterable<Uint8Array>): Promise<FoldedAnswer> {
-  const fold = new MessageFold();
-  const read = await foldJsonEvents(body, fold);
+export function messagesFolder(): JsonEventFolder<MessageFold> {
+  return new JsonEventFolder(new MessageFold(), messageAnswer);
+}
+
+/** Reads a Messages SSE body and folds it (see `messagesFolder`). */
+export function foldMessagesStream(body: AsyncIterable<Uint8Array>): Promise<FoldedAnswer> {
+  return foldEvents(messagesFolder(), body);
+}
+
+function messageAnswer(fold: MessageFold, read: StreamRead): FoldedAnswer {
   if (!fold.hasMessage() && read.end === 'done-marker') {
     throw errors.upstreamStream(
       `The upstream stream ended without a message (after ${read.events} events).`,

@@ -34,7 +34,18 @@ export type FoldedAnswer = Pick<Answer, 'body' | 'model' | 'usage'> & {
 };
 
 /**
- * Reads an upstream's SSE body and folds it into one non-stream answer.
+ * A fold fed one SSE event's data at a time, as the bytes arrive: the same folder serves a body
+ * pushed by undici (`FoldingSink`) and one read as an async iterable (`foldEvents`).
+ */
+export interface StreamFolder<A extends FoldedAnswer = FoldedAnswer> {
+  /** Takes one event's data, in order; true when it ends the answer: nothing after it counts. */
+  take(data: string): boolean;
+  /** The answer once reading stopped; throws a ProxyError when the events did not make a whole one. */
+  finish(): A;
+}
+
+/**
+ * Folds a chat or legacy completion stream into one non-stream answer.
  *
  * The answer is a 502 `ProxyError`, never a shortened success, when:
  * - an event carries `{"error": ...}` (llama.cpp, vLLM, OpenRouter end a stream this way):
@@ -47,51 +58,80 @@ export type FoldedAnswer = Pick<Answer, 'body' | 'model' | 'usage'> & {
  * - `[DONE]` arrives but no choice ever did: `upstream_stream_empty`. There is nothing to answer
  *   with, and a 200 with `choices: []` breaks every client that reads `choices[0]`.
  *
- * Errors thrown by `body` itself (socket reset, timeouts) propagate unchanged for the caller to map.
- * Empty data lines are skipped. Nothing after `[DONE]` counts (see `drainAfterDone`).
+ * Empty data lines are skipped. Nothing after `[DONE]` counts.
  */
-export async function foldUpstreamStream(
+export class ChatStreamFolder implements StreamFolder {
+  private readonly fold: CompletionFold<ChatCompletion | TextCompletion>;
+  private done = false;
+
+  constructor(kind: ChatCompletionKind) {
+    this.fold = kind === 'chat' ? new ChatCompletionFold() : new TextCompletionFold();
+  }
+
+  take(data: string): boolean {
+    if (isDone(data)) {
+      this.done = true;
+      return true;
+    }
+    if (data.trim() !== '') this.fold.add(parseChunk(data));
+    return false;
+  }
+
+  finish(): FoldedAnswer {
+    const fold = this.fold;
+    if (!this.done && !fold.isFinished()) {
+      throw errors.upstreamStream(
+        `The upstream stream ended before the answer was complete (after ${fold.chunkCount} chunks, without [DONE]).`,
+        'upstream_stream_truncated',
+      );
+    }
+    const completion = fold.result();
+    if (completion.choices.length === 0) {
+      throw errors.upstreamStream(
+        `The upstream stream ended without any choice (after ${fold.chunkCount} chunks).`,
+        'upstream_stream_empty',
+      );
+    }
+    return {
+      body: JSON.stringify(completion),
+      chunks: fold.chunkCount,
+      model: completion.model !== '' ? completion.model : null,
+      usage: usageCounts(completion.usage),
+    };
+  }
+}
+
+/** Reads a chat or legacy completion SSE body and folds it (the rules are `ChatStreamFolder`'s). */
+export function foldUpstreamStream(
   kind: ChatCompletionKind,
   body: AsyncIterable<Uint8Array>,
 ): Promise<FoldedAnswer> {
-  const fold: CompletionFold<ChatCompletion | TextCompletion> =
-    kind === 'chat' ? new ChatCompletionFold() : new TextCompletionFold();
-  let done = false;
+  return foldEvents(new ChatStreamFolder(kind), body);
+}
+
+/**
+ * Feeds every event of `body` to `folder` until it says the answer is complete or the body ends,
+ * then asks it for the answer. Errors thrown by `body` itself (socket reset, timeouts) propagate
+ * unchanged for the caller to map.
+ */
+export async function foldEvents<A extends FoldedAnswer>(
+  folder: StreamFolder<A>,
+  body: AsyncIterable<Uint8Array>,
+): Promise<A> {
   const batches = readSseBatches(body);
   reading: for (let next = await batches.next(); !next.done; next = await batches.next()) {
     for (const data of next.value) {
-      if (isDone(data)) {
-        done = true;
+      if (folder.take(data)) {
+        await drainAfterDone(batches);
         break reading;
       }
-      if (data.trim() !== '') fold.add(parseChunk(data));
     }
   }
-  if (done) await drainAfterDone(batches);
-
-  if (!done && !fold.isFinished()) {
-    throw errors.upstreamStream(
-      `The upstream stream ended before the answer was complete (after ${fold.chunkCount} chunks, without [DONE]).`,
-      'upstream_stream_truncated',
-    );
-  }
-  const completion = fold.result();
-  if (completion.choices.length === 0) {
-    throw errors.upstreamStream(
-      `The upstream stream ended without any choice (after ${fold.chunkCount} chunks).`,
-      'upstream_stream_empty',
-    );
-  }
-  return {
-    body: JSON.stringify(completion),
-    chunks: fold.chunkCount,
-    model: completion.model !== '' ? completion.model : null,
-    usage: usageCounts(completion.usage),
-  };
+  return folder.finish();
 }
 
 /** How long the rest of a body may take after `[DONE]` before it is cut off. */
-const DRAIN_AFTER_DONE_MS = 1_000;
+export const DRAIN_AFTER_DONE_MS = 1_000;
 
 /**
  * After `[DONE]` (or another event that ends the answer: `response.completed`, `message_stop`),

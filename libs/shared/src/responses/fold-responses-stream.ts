@@ -1,12 +1,12 @@
 import { errors } from '../openai/errors.js';
-import type { FoldedAnswer } from '../openai/fold-stream.js';
+import { type FoldedAnswer, foldEvents } from '../openai/fold-stream.js';
 import { isObject } from '../openai/json-merge.js';
-import { foldJsonEvents } from './json-event-stream.js';
+import { JsonEventFolder, type StreamRead } from './json-event-stream.js';
 import { ResponsesFold } from './responses-fold.js';
 import type { FoldedResponse, ResponseObject } from './types.js';
 
 /**
- * Reads an upstream's Responses SSE body and folds it into the `response` object of a non-stream
+ * Folds an upstream's Responses SSE events into the `response` object of a non-stream
  * `POST /v1/responses` (the rules are in responses-fold.ts).
  *
  * The answer is a ProxyError, never a shortened success, when:
@@ -18,12 +18,17 @@ import type { FoldedResponse, ResponseObject } from './types.js';
  *   event but with every item finished, the answer is rebuilt from the items (a server that never
  *   sends the final event). `[DONE]` (OpenRouter) ends reading but is not a final event;
  * - `[DONE]` arrives and nothing at all came before it: 502 `upstream_stream_empty`.
- *
- * Errors thrown by `body` itself (socket reset, timeouts) propagate unchanged for the caller to map.
  */
-export async function foldResponsesStream(body: AsyncIterable<Uint8Array>): Promise<FoldedResponse> {
-  const fold = new ResponsesFold();
-  const read = await foldJsonEvents(body, fold);
+export function responsesFolder(): JsonEventFolder<ResponsesFold, FoldedResponse> {
+  return new JsonEventFolder(new ResponsesFold(), responsesAnswer);
+}
+
+/** Reads a Responses SSE body and folds it (see `responsesFolder`). */
+export function foldResponsesStream(body: AsyncIterable<Uint8Array>): Promise<FoldedResponse> {
+  return foldEvents(responsesFolder(), body);
+}
+
+function responsesAnswer(fold: ResponsesFold, read: StreamRead): FoldedResponse {
   if (!fold.hasFinalEvent()) {
     const { opened, unfinished } = fold.itemCounts();
     if (opened === 0 && read.end === 'done-marker') {

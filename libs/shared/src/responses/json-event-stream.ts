@@ -1,15 +1,13 @@
 /**
- * The reading loop the Responses and the Messages fold share: SSE data → JSON objects → a fold,
- * until the API's last event, `[DONE]` or the end of the body. The drain after the last event and
- * `[DONE]` itself are the chat fold's (fold-stream.ts). Both APIs name their events in
+ * The reading rules the Responses and the Messages fold share: SSE data → JSON objects → a fold,
+ * until the API's last event, `[DONE]` or the end of the body. Both APIs name their events in
  * `data.type` as well as in `event:` lines (Bedrock puts `data:` first, OpenRouter sends no `event:`
  * at all), so only the data is read.
  */
-import { drainAfterDone, isDone, parseJsonEvent } from '../openai/fold-stream.js';
-import { readSseBatches } from '../openai/sse-reader.js';
+import { type FoldedAnswer, isDone, parseJsonEvent, type StreamFolder } from '../openai/fold-stream.js';
 import type { JsonObject } from '../openai/types.js';
 
-/** What a fold offers to the loop. */
+/** What a fold offers to the reader. */
 export interface JsonEventFold {
   /**
    * Takes one event, in order; throws a ProxyError for an error event or a broken one. Returns true
@@ -28,29 +26,35 @@ export interface StreamRead {
 }
 
 /**
- * Feeds every event of `body` to `fold` and says how the stream ended; the fold decides whether
- * that is a whole answer. An event that is not a JSON object is a 502 `upstream_malformed_chunk`.
- * Errors thrown by `body` itself (socket reset, timeouts) propagate unchanged for the caller to map.
+ * A StreamFolder for a JSON-event API: feeds each event to `fold` and, once reading stopped,
+ * hands `answer` how the stream ended; that decides whether it is a whole answer. An event that
+ * is not a JSON object is a 502 `upstream_malformed_chunk`.
  */
-export async function foldJsonEvents(
-  body: AsyncIterable<Uint8Array>,
-  fold: JsonEventFold,
-): Promise<StreamRead> {
-  let count = 0;
-  const batches = readSseBatches(body);
-  for (let next = await batches.next(); !next.done; next = await batches.next()) {
-    for (const data of next.value) {
-      if (data.trim() === '') continue;
-      if (isDone(data)) {
-        await drainAfterDone(batches);
-        return { end: 'done-marker', events: count };
-      }
-      count += 1;
-      if (fold.add(parseJsonEvent(data, 'event'))) {
-        await drainAfterDone(batches);
-        return { end: 'last-event', events: count };
-      }
+export class JsonEventFolder<Fold extends JsonEventFold, A extends FoldedAnswer = FoldedAnswer>
+  implements StreamFolder<A>
+{
+  private read: StreamRead = { end: 'body-end', events: 0 };
+
+  constructor(
+    private readonly fold: Fold,
+    private readonly answer: (fold: Fold, read: StreamRead) => A,
+  ) {}
+
+  take(data: string): boolean {
+    if (data.trim() === '') return false;
+    if (isDone(data)) {
+      this.read.end = 'done-marker';
+      return true;
     }
+    this.read.events += 1;
+    if (this.fold.add(parseJsonEvent(data, 'event'))) {
+      this.read.end = 'last-event';
+      return true;
+    }
+    return false;
   }
-  return { end: 'body-end', events: count };
+
+  finish(): A {
+    return this.answer(this.fold, this.read);
+  }
 }

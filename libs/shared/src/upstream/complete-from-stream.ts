@@ -1,15 +1,17 @@
 import { type Answer, errorAnswer } from '../openai/answer.js';
-import { isProxyError } from '../openai/errors.js';
+import { errors, isProxyError } from '../openai/errors.js';
 import { COMPLETION_ENDPOINTS, type CompletionKind, type FoldedAnswer } from '../openai/fold-stream.js';
+import { FoldingSink, TextSink } from './body-sinks.js';
 import {
   type ClientCredential,
-  callUpstream,
+  streamUpstream,
   toUpstreamError,
   type UpstreamObserver,
   type UpstreamTimeouts,
 } from './call-upstream.js';
 import { COMPLETION_APIS } from './completion-apis.js';
 import { answerHeaders } from './forward-headers.js';
+import type { Upstream } from './upstream.js';
 import type { UpstreamSet } from './upstream-set.js';
 
 export interface NonStreamSettings {
@@ -59,6 +61,9 @@ export function streamingBody(
  * code path behind both the queue worker and standalone mode. Upstream HTTP errors are
  * relayed with their status and body; a broken stream becomes a 502, never a shortened 200.
  * Throws only the signal's reason, when the caller aborted.
+ *
+ * The body is written by undici's `stream()` straight into a sink chosen from the status line: a
+ * `FoldingSink` for a 200 event stream, a `TextSink` for anything to relay as sent.
  */
 export async function completeFromStream(
   upstreams: UpstreamSet,
@@ -68,59 +73,65 @@ export async function completeFromStream(
 ): Promise<Answer & Pick<FoldedAnswer, 'chunks' | 'mismatches'>> {
   const api = COMPLETION_APIS[request.kind];
   for (let attempt = 0; ; attempt += 1) {
-    let label: string | null = null;
-    let streamStarted = false;
+    let reply: { upstream: Upstream; status: number; headers: Answer['headers'] } | undefined;
+    let folding: FoldingSink<FoldedAnswer> | undefined;
+    let text: TextSink | undefined;
     try {
-      const response = await callUpstream(
-        upstreams,
-        {
-          endpoint: COMPLETION_ENDPOINTS[request.kind],
-          method: 'POST',
-          headers: request.headers,
-          keyHeader: api.keyHeader,
-          clientCredential: request.clientCredential,
-          body: request.body,
-          signal: request.signal,
-          maxTries: settings.maxTries,
-          timeouts: settings.timeouts,
-        },
-        observe,
-      );
-      label = response.upstream.label;
-      const headers = answerHeaders(response.headers);
-      const contentType = String(response.headers['content-type'] ?? '');
-      if (response.statusCode !== 200 || !contentType.includes('text/event-stream')) {
-        // An error before the stream, or a provider that answered in JSON after all: relay it as sent.
+      try {
+        await streamUpstream(
+          upstreams,
+          {
+            endpoint: COMPLETION_ENDPOINTS[request.kind],
+            method: 'POST',
+            headers: request.headers,
+            keyHeader: api.keyHeader,
+            clientCredential: request.clientCredential,
+            body: request.body,
+            signal: request.signal,
+            maxTries: settings.maxTries,
+            timeouts: settings.timeouts,
+          },
+          (upstream, status, headers) => {
+            reply = { upstream, status, headers: answerHeaders(headers) };
+            // An error before the stream, or a provider that answered in JSON after all: relayed as sent.
+            if (status !== 200 || !String(headers['content-type'] ?? '').includes('text/event-stream')) {
+              text = new TextSink();
+              return text;
+            }
+            folding = new FoldingSink(api.folder());
+            return folding;
+          },
+          observe,
+        );
+      } catch (error) {
+        // Once the fold has its last event, a broken or endless tail changes nothing.
+        if (folding === undefined || !folding.complete) throw error;
+      }
+      if (reply === undefined) throw errors.upstreamUnavailable('No upstream could be reached.');
+      const label = reply.upstream.label;
+      if (text !== undefined || folding === undefined) {
         return {
-          status: response.statusCode,
-          body: await response.body.text(),
+          status: reply.status,
+          body: text?.text ?? '',
           upstream: label,
           model: null,
           usage: null,
           errorCode: null,
-          headers,
+          headers: reply.headers,
           chunks: 0,
         };
       }
-      streamStarted = true;
-      try {
-        const folded = await api.fold(response.body);
-        return { status: 200, upstream: label, errorCode: null, headers, ...folded };
-      } catch (error) {
-        if (
-          !isProxyError(error) ||
-          RETRYABLE_STREAM_CODES.has(toUpstreamError(error, settings.timeouts).code)
-        ) {
-          response.upstream.health.markFailure(Date.now());
-        }
-        throw error;
-      }
+      return { status: 200, upstream: label, errorCode: null, headers: reply.headers, ...folding.answer() };
     } catch (error) {
       if (request.signal.aborted) throw request.signal.reason ?? error;
       const proxyError = toUpstreamError(error, settings.timeouts);
-      const retryable = streamStarted && RETRYABLE_STREAM_CODES.has(proxyError.code);
-      if (retryable && attempt < settings.streamRetries) continue;
-      return { ...errorAnswer(proxyError, label, api.errorDialect), chunks: 0 };
+      const streamStarted = folding !== undefined;
+      const retryable = RETRYABLE_STREAM_CODES.has(proxyError.code);
+      // A stream that broke (rather than one the fold refused as malformed) counts against its upstream.
+      if (streamStarted && (!isProxyError(error) || retryable))
+        reply?.upstream.health.markFailure(Date.now());
+      if (streamStarted && retryable && attempt < settings.streamRetries) continue;
+      return { ...errorAnswer(proxyError, reply?.upstream.label ?? null, api.errorDialect), chunks: 0 };
     }
   }
 }

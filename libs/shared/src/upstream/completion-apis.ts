@@ -1,13 +1,18 @@
-import { foldMessagesStream } from '../messages/fold-messages-stream.js';
+import { messagesFolder } from '../messages/fold-messages-stream.js';
 import type { ErrorDialect } from '../openai/error-dialect.js';
-import { type CompletionKind, type FoldedAnswer, foldUpstreamStream } from '../openai/fold-stream.js';
-import { foldResponsesStream } from '../responses/fold-responses-stream.js';
+import {
+  ChatStreamFolder,
+  type CompletionKind,
+  type FoldedAnswer,
+  type StreamFolder,
+} from '../openai/fold-stream.js';
+import { responsesFolder } from '../responses/fold-responses-stream.js';
 import type { KeyHeader } from './call-upstream.js';
 
 /** What differs between the APIs the proxy folds; everything else (queue, failover, limits) is shared. */
 export interface CompletionApi {
-  /** Folds the upstream's SSE body into the non-stream answer. */
-  fold: (body: AsyncIterable<Uint8Array>) => Promise<FoldedAnswer>;
+  /** A new fold of the upstream's SSE events into the non-stream answer. */
+  folder: () => StreamFolder<FoldedAnswer>;
   /** Where the upstream takes its key. */
   keyHeader: KeyHeader;
   /** Whether the API has `stream_options.include_usage` (Responses and Messages always report usage). */
@@ -18,25 +23,25 @@ export interface CompletionApi {
 
 export const COMPLETION_APIS: Readonly<Record<CompletionKind, CompletionApi>> = {
   chat: {
-    fold: (body) => foldUpstreamStream('chat', body),
+    folder: () => new ChatStreamFolder('chat'),
     keyHeader: 'authorization',
     hasStreamOptions: true,
     errorDialect: 'openai',
   },
   completion: {
-    fold: (body) => foldUpstreamStream('completion', body),
+    folder: () => new ChatStreamFolder('completion'),
     keyHeader: 'authorization',
     hasStreamOptions: true,
     errorDialect: 'openai',
   },
   responses: {
-    fold: foldResponsesStream,
+    folder: responsesFolder,
     keyHeader: 'authorization',
     hasStreamOptions: false,
     errorDialect: 'openai',
   },
   messages: {
-    fold: foldMessagesStream,
+    folder: messagesFolder,
     keyHeader: 'x-api-key',
     hasStreamOptions: false,
     errorDialect: 'anthropic',
