@@ -1,6 +1,12 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Logger, startStatsLine, UpstreamSet, upstreamObserver } from '@openai-proxy/shared';
+import {
+  type Logger,
+  reloadUpstreams,
+  startStatsLine,
+  UpstreamSet,
+  upstreamObserver,
+} from '@openai-proxy/shared';
 import { Registry } from 'prom-client';
 import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics } from './observability/gateway-metrics.js';
@@ -15,6 +21,11 @@ export interface RunningGateway {
   server: Server;
   url: string;
   completer: NonStreamCompleter;
+  /**
+   * Re-reads UPSTREAMS_FILE (SIGHUP): new requests route by it, requests in flight finish where
+   * they are. A bad file changes nothing and is logged. Returns whether the file was taken.
+   */
+  reloadUpstreams(): boolean;
   /** Stops accepting, lets in-flight requests finish within the grace period, closes Redis and pools. */
   close(): Promise<void>;
 }
@@ -42,7 +53,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const { port } = server.address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   logger.info(
-    { port, mode: completer.mode, upstreams: upstreams.all.map((u) => u.label) },
+    { port, mode: completer.mode, upstreams: upstreams.all.map((u) => u.label), file: config.UPSTREAMS_FILE },
     `gateway listening (${completer.mode} mode)`,
   );
 
@@ -75,5 +86,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     })();
     return closing;
   };
-  return { server, url: `http://${host}:${port}`, completer, close };
+  return {
+    server,
+    url: `http://${host}:${port}`,
+    completer,
+    reloadUpstreams: () => reloadUpstreams(upstreams, config, logger),
+    close,
+  };
 }

@@ -4,6 +4,7 @@ import {
   exitOnListenFailure,
   installProcessPolicy,
   loadConfigOrExit,
+  onReloadSignal,
   onShutdownSignal,
   runClusterPrimary,
 } from '@openai-proxy/shared';
@@ -33,4 +34,5 @@ if (cluster.isPrimary && config.GATEWAY_PROCESSES > 1) {
   };
   installProcessPolicy(logger, shutdown);
   onShutdownSignal(shutdown);
+  onReloadSignal(() => gateway.reloadUpstreams());
 }

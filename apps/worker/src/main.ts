@@ -5,6 +5,7 @@ import {
   exitOnListenFailure,
   installProcessPolicy,
   loadConfigOrExit,
+  onReloadSignal,
   onShutdownSignal,
   runClusterPrimary,
 } from '@openai-proxy/shared';
@@ -72,6 +73,9 @@ if (cluster.isPrimary) {
   // Before starting: a signal that arrives while Redis is still being reached must end the child
   // now, not kill it with the default action or wait for Redis.
   onShutdownSignal(shutdown);
+  // Before starting too: SIGHUP's default action would end the child. A reload that comes before
+  // the upstreams exist has nothing to do; they are read from the file as it is then.
+  onReloadSignal(() => running?.reloadUpstreams());
   running = await startWorkerChild(config, logger);
   installProcessPolicy(logger, shutdown);
 }

@@ -3,6 +3,7 @@ import {
   type CompletionJobData,
   completeFromStream,
   errorAnswer,
+  errors,
   isProxyError,
   type Logger,
   type NonStreamSettings,
@@ -42,6 +43,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const data = job.data;
     const started = Date.now();
     const queueWaitMs = started - data.acceptedAt;
+    let group: string | undefined;
     const finish = (outcome: JobOutcome, answer?: QueuedAnswer, chunks?: number) => {
       const seconds = (Date.now() - started) / 1000;
       deps.metrics.jobs.inc({ outcome });
@@ -54,6 +56,7 @@ export function createProcessor(deps: ProcessorDeps) {
           outcome,
           status: answer?.status,
           upstream: answer?.upstream ?? undefined,
+          group,
           queueWaitMs,
           durationMs: Math.round(seconds * 1000),
           chunks,
@@ -71,8 +74,12 @@ export function createProcessor(deps: ProcessorDeps) {
     let answer: QueuedAnswer;
     let chunks = 0;
     try {
+      // The gateway checked the model against its own table; this one may have been reloaded since.
+      const routed = deps.upstreams.groupFor(data.body.model);
+      if (routed === undefined) throw errors.modelNotFound(data.body.model);
+      group = routed.label;
       const folded = await completeFromStream(
-        deps.upstreams,
+        routed,
         deps.settings,
         { kind: data.kind, body: data.body, headers: data.headers, clientCredential: data.auth, signal },
         deps.observe,

@@ -7,6 +7,7 @@ import {
   nonStreamSettings,
   ProxyError,
   queueNames,
+  reloadUpstreams,
   startStatsLine,
   UpstreamSet,
   upstreamObserver,
@@ -23,6 +24,8 @@ import { createProcessor } from './processor.js';
 
 export interface RunningWorker {
   worker: Worker<CompletionJobData>;
+  /** Re-reads UPSTREAMS_FILE (SIGHUP); a bad file changes nothing and is logged. */
+  reloadUpstreams(): boolean;
   /** Stops taking jobs, finishes the active ones, closes connections. Runs once. */
   close(): Promise<void>;
 }
@@ -122,7 +125,7 @@ export async function startWorkerChild(
     })();
     return closing;
   };
-  return { worker, close };
+  return { worker, reloadUpstreams: () => reloadUpstreams(upstreams, config, logger), close };
 }
 
 /**

@@ -50,7 +50,7 @@ export {
 export { readSseData } from './openai/sse-reader.js';
 export type { ChatCompletion, TextCompletion } from './openai/types.js';
 export { runClusterPrimary } from './process/cluster-primary.js';
-export { installProcessPolicy, onShutdownSignal } from './process/process-policy.js';
+export { installProcessPolicy, onReloadSignal, onShutdownSignal } from './process/process-policy.js';
 export { exitOnListenFailure } from './process/startup-failure.js';
 export {
   type CompletionJobData,
@@ -74,7 +74,6 @@ export {
   completeFromStream,
   type NonStreamRequest,
   type NonStreamSettings,
-  streamingBody,
 } from './upstream/complete-from-stream.js';
 export { COMPLETION_APIS, type CompletionApi } from './upstream/completion-apis.js';
 export { ClientGoneError, type DeadlineCode, deadlineError, withDeadline } from './upstream/deadline.js';
@@ -83,5 +82,10 @@ export {
   pickForwardedHeaders,
   relayableResponseHeaders,
 } from './upstream/forward-headers.js';
+export { reloadUpstreams } from './upstream/reload-upstreams.js';
+export { type FoldBody, foldBody, foldBodyFor, renameModel, streamBodyFor } from './upstream/routed-body.js';
 export { nonStreamSettings, upstreamTimeouts } from './upstream/settings-from-config.js';
+export type { Upstream } from './upstream/upstream.js';
+export type { UpstreamGroup } from './upstream/upstream-group.js';
 export { UpstreamSet } from './upstream/upstream-set.js';
+export { readUpstreamsFile, type UpstreamSpec } from './upstream/upstream-specs.js';

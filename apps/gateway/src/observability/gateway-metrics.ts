@@ -14,6 +14,7 @@ export interface GatewayMetrics {
   inFlight: Gauge;
   upstreamRequests: Counter<'upstream' | 'outcome'>;
   upstreamFirstByte: Histogram<'upstream'>;
+  routedRequests: Counter<'group' | 'status'>;
   queueWait: Histogram;
   queuedRequestDuration: Histogram<'status'>;
   tokens: Counter<'model' | 'type'>;
@@ -67,6 +68,12 @@ export function createGatewayMetrics(
       help: 'Time until an upstream answered with its status line.',
       labelNames: ['upstream'],
       buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    routedRequests: new Counter({
+      name: 'openai_proxy_routed_requests_total',
+      help: 'Requests routed by model, by the group of upstreams serving it (`all`, or its upstreams joined by +) and status.',
+      labelNames: ['group', 'status'],
       registers,
     }),
     queueWait: new Histogram({

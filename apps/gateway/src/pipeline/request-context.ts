@@ -23,6 +23,8 @@ export class RequestContext {
   clientKeyDigest: string | undefined;
   /** The upstream that answered, for the log line. */
   upstream: string | null = null;
+  /** The group of upstreams serving the request's model (a label from configuration). */
+  group: string | null = null;
   /** Sent through the queue: timed as a queued request. */
   queued = false;
   /** How long the job waited for a worker (queue mode). */

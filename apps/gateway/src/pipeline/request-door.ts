@@ -41,6 +41,7 @@ export function createDoor(options: DoorOptions) {
     observe(ctx.route, req.method, status, seconds);
     if (ctx.queueWaitMs !== undefined) metrics.queueWait.observe(ctx.queueWaitMs / 1000);
     if (ctx.queued) metrics.queuedRequestDuration.observe({ status: answerStatus }, seconds);
+    if (ctx.group !== null) metrics.routedRequests.labels({ group: ctx.group, status }).inc();
     const query = req.url.indexOf('?');
     logger.info(
       {
@@ -52,6 +53,7 @@ export function createDoor(options: DoorOptions) {
         durationMs: Math.round(seconds * 1000),
         mode,
         upstream: ctx.upstream ?? undefined,
+        group: ctx.group ?? undefined,
         queueWaitMs: ctx.queueWaitMs,
       },
       'request',

@@ -1,6 +1,7 @@
 import {
   completeFromStream,
   deadlineError,
+  errors,
   type NonStreamSettings,
   type UpstreamObserver,
   type UpstreamSet,
@@ -23,17 +24,15 @@ export class InProcessCompleter implements NonStreamCompleter {
 
   async complete(job: NonStreamJob, clientGone: AbortSignal): Promise<CompletedAnswer> {
     if (clientGone.aborted) throw clientGone.reason;
+    // Looked up again: a reload since the route's check may have dropped the model.
+    const group = this.upstreams.groupFor(job.body.model);
+    if (group === undefined) throw errors.modelNotFound(job.body.model);
     const call = new AbortController();
     const onClientGone = () => call.abort(clientGone.reason);
     clientGone.addEventListener('abort', onClientGone, { once: true });
     this.deadlines.add(call, job.timeoutMs);
     try {
-      return await completeFromStream(
-        this.upstreams,
-        this.settings,
-        { ...job, signal: call.signal },
-        this.observe,
-      );
+      return await completeFromStream(group, this.settings, { ...job, signal: call.signal }, this.observe);
     } finally {
       this.deadlines.remove(call);
       clientGone.removeEventListener('abort', onClientGone);

@@ -1,10 +1,13 @@
 import {
   type ClientCredential,
+  errors,
   type KeyHeader,
   pickForwardedHeaders,
   relayableResponseHeaders,
   streamUpstream,
   toUpstreamError,
+  type Upstream,
+  type UpstreamGroup,
   type UpstreamObserver,
   type UpstreamSet,
   type UpstreamTimeouts,
@@ -13,6 +16,7 @@ import {
 import type { Request, Response } from 'express';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../pipeline/request-context.js';
+import { modelRenamingWriter } from './model-renaming-writer.js';
 
 export interface RelaySettings {
   upstreams: UpstreamSet;
@@ -31,6 +35,12 @@ export interface RelayRequest {
   contentType?: string;
   /** Where the API takes its key (Anthropic's `x-api-key` on /v1/messages); `authorization` otherwise. */
   keyHeader?: KeyHeader;
+  /** The upstreams serving the request's model; every upstream when it names none. */
+  group?: UpstreamGroup;
+  /** The model the client asked for: an upstream that knows it by an alias answers under this name. */
+  model?: string;
+  /** The body for one upstream, when it may differ from `body` (see `streamBodyFor`). */
+  bodyFor?: (upstream: Upstream) => string | Buffer;
 }
 
 /**
@@ -52,7 +62,7 @@ export async function relayUpstream(
   if (relay.contentType !== undefined) headers['content-type'] = relay.contentType;
   try {
     await streamUpstream(
-      settings.upstreams,
+      relay.group ?? settings.upstreams.groupFor(undefined) ?? noUpstream(),
       {
         endpoint: relay.endpoint,
         method: relay.method,
@@ -60,9 +70,9 @@ export async function relayUpstream(
         keyHeader,
         clientCredential: clientCredential(req, keyHeader),
         ...(relay.body === undefined ? {} : { body: relay.body }),
+        ...(relay.bodyFor === undefined ? {} : { bodyFor: relay.bodyFor }),
         signal,
         maxTries: settings.maxTries,
-        timeouts: settings.timeouts,
       },
       (upstream, statusCode, upstreamHeaders) => {
         ctx.upstream = upstream.label;
@@ -71,6 +81,9 @@ export async function relayUpstream(
           res.setHeader(name, value);
         // The status line goes out now, so an SSE client sees its 200 before the first event.
         res.flushHeaders();
+        const model = relay.model;
+        if (model !== undefined && statusCode < 300 && upstream.aliasFor(model) !== undefined)
+          return modelRenamingWriter(res, model);
         return res;
       },
       settings.observe,
@@ -84,6 +97,11 @@ export async function relayUpstream(
   } finally {
     dispose();
   }
+}
+
+/** A table always holds an upstream (the configuration requires one); this is for the type checker. */
+function noUpstream(): never {
+  throw errors.upstreamUnavailable('No upstream is configured.');
 }
 
 /**

@@ -3,10 +3,12 @@ import {
   COMPLETION_ENDPOINTS,
   type CompletionKind,
   errorAnswer,
+  errors,
+  foldBody,
   internalError,
   isProxyError,
   pickForwardedHeaders,
-  streamingBody,
+  streamBodyFor,
 } from '@openai-proxy/shared';
 import { requestTimeoutMs } from '../pipeline/client-deadline.js';
 import { readJsonBody } from '../pipeline/json-body.js';
@@ -21,10 +23,13 @@ import type { RouteDeps } from './route-deps.js';
 /**
  * `POST /v1/chat/completions`, `/v1/completions`, `/v1/responses` and `/v1/messages`, the whole
  * way of a request (what differs between the APIs is in COMPLETION_APIS):
- * the `/v1` guard, one reading of the JSON body, the fields the proxy relies on, then
- * - `stream: true`: the client's bytes go to an upstream and its stream is piped back as is;
- * - otherwise: the body, serialised once with `stream: true`, is folded from an upstream stream
- *   (through the queue, or in this process) and the answer is written as one JSON.
+ * the `/v1` guard, one reading of the JSON body, the fields the proxy relies on, the group of
+ * upstreams serving its model (none: 404 `model_not_found`, before any upstream or the queue), then
+ * - `stream: true`: the client's bytes go to an upstream and its stream is piped back as is
+ *   (re-serialised only for an upstream that knows the model by an alias or takes no
+ *   `stream_options`);
+ * - otherwise: the body, serialised once, is folded from an upstream stream (through the queue,
+ *   or in this process) and the answer is written as one JSON.
  */
 export function completionRoute(kind: CompletionKind, deps: RouteDeps): RouteHandler {
   const { config, completer } = deps;
@@ -33,8 +38,22 @@ export function completionRoute(kind: CompletionKind, deps: RouteDeps): RouteHan
   return async (req, res, ctx) => {
     await deps.guard(req, res, ctx);
     const { bytes, body } = await readJsonBody(req, config.MAX_BODY_BYTES, config.MAX_JSON_DEPTH);
-    if (checkCompletionRequest(kind, body)) {
-      await relayUpstream(req, res, ctx, deps.relay, { endpoint, method: 'POST', body: bytes, keyHeader });
+    const stream = checkCompletionRequest(kind, body);
+    const model = body.model as string;
+    // Queue mode too: a model no upstream serves is refused here, never queued.
+    const group = deps.relay.upstreams.groupFor(model);
+    if (group === undefined) throw errors.modelNotFound(model);
+    ctx.group = group.label;
+    if (stream) {
+      await relayUpstream(req, res, ctx, deps.relay, {
+        endpoint,
+        method: 'POST',
+        body: bytes,
+        bodyFor: (upstream) => streamBodyFor(kind, body, bytes, upstream),
+        keyHeader,
+        group,
+        model,
+      });
       return;
     }
     ctx.queued = completer.mode === 'queue';
@@ -44,7 +63,7 @@ export function completionRoute(kind: CompletionKind, deps: RouteDeps): RouteHan
       answer = await completer.complete(
         {
           kind,
-          body: streamingBody(kind, body, config.UPSTREAM_INCLUDE_USAGE),
+          body: foldBody(body),
           headers: pickForwardedHeaders(req.headers),
           clientCredential: clientCredential(req, keyHeader),
           requestId: ctx.id,

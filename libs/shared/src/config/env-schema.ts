@@ -46,7 +46,7 @@ export const listVar = () =>
       ),
   );
 
-function isHttpUrl(value: string): boolean {
+export function isHttpUrl(value: string): boolean {
   try {
     const url = new URL(value);
     return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
@@ -55,26 +55,28 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-/** `UPSTREAM_API_URL`: one or more full chat-completions URLs, comma-separated. */
+/**
+ * `UPSTREAM_API_URL`: one or more full chat-completions URLs, comma-separated. Unset is an empty
+ * list here; `loadConfig` requires it unless UPSTREAMS_FILE names the upstreams instead.
+ */
 export const upstreamUrlsVar = () =>
   z.preprocess(
     unsetIfEmpty,
     z
-      .string({ error: 'is required: one or more full chat-completions URLs, comma-separated' })
+      .string()
+      .optional()
       .transform((value) =>
-        value
+        (value ?? '')
           .split(',')
           .map((item) => item.trim())
           .filter((item) => item.length > 0),
       )
       .pipe(
-        z
-          .array(
-            z
-              .string()
-              .refine(isHttpUrl, { error: (issue) => `"${String(issue.input)}" is not an http(s) URL` }),
-          )
-          .min(1, { error: 'is required: one or more full chat-completions URLs, comma-separated' }),
+        z.array(
+          z
+            .string()
+            .refine(isHttpUrl, { error: (issue) => `"${String(issue.input)}" is not an http(s) URL` }),
+        ),
       ),
   );
 

@@ -1,13 +1,9 @@
 import type { z } from 'zod';
+import { upstreamSpecs } from '../upstream/upstream-specs.js';
+import { ConfigError } from './config-error.js';
 import type { UpstreamConfig } from './schema.js';
 
-/** A configuration that cannot run; the message names each variable and what it expected. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 export type Env = Record<string, string | undefined>;
 
@@ -24,6 +20,7 @@ export function loadConfig<T extends z.ZodType<UpstreamConfig>>(schema: T, env: 
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const config = parsed.data;
+  checkUpstreamSource(config);
   const urls = config.UPSTREAM_API_URL;
   const keys = config.UPSTREAM_API_KEY;
   if (keys.length > 1 && keys.length !== urls.length) {
@@ -31,6 +28,8 @@ export function loadConfig<T extends z.ZodType<UpstreamConfig>>(schema: T, env: 
       `Invalid configuration:\n  UPSTREAM_API_KEY: has ${keys.length} keys for ${urls.length} URLs in UPSTREAM_API_URL; give one key, or one per URL`,
     );
   }
+  // The file is read here too, so a bad one stops the process before anything starts.
+  upstreamSpecs(config, env);
   return config;
 }
 
@@ -48,4 +47,23 @@ export function loadConfigOrExit<T>(app: string, load: () => T): T {
     }
     throw error;
   }
+}
+
+/** Upstreams come from one place: UPSTREAM_API_URL (with UPSTREAM_API_KEY), or UPSTREAMS_FILE. */
+function checkUpstreamSource(config: UpstreamConfig): void {
+  const hasUrls = config.UPSTREAM_API_URL.length > 0;
+  if (config.UPSTREAMS_FILE === undefined) {
+    if (hasUrls) return;
+    throw new ConfigError(
+      'Invalid configuration:\n  UPSTREAM_API_URL: is required: one or more full chat-completions URLs, comma-separated (or name a file of upstreams in UPSTREAMS_FILE)',
+    );
+  }
+  if (hasUrls)
+    throw new ConfigError(
+      'Invalid configuration:\n  UPSTREAM_API_URL, UPSTREAMS_FILE: both are set; set UPSTREAM_API_URL for the simple form or UPSTREAMS_FILE for a file of upstreams, not both',
+    );
+  if (config.UPSTREAM_API_KEY.length > 0)
+    throw new ConfigError(
+      `Invalid configuration:\n  UPSTREAM_API_KEY, UPSTREAMS_FILE: both are set; with a file, each upstream takes its \`key\` there (\`key: \${ENV_NAME}\` reads it from the environment)`,
+    );
 }

@@ -18,9 +18,17 @@ import {
 /** Variables both the gateway and the workers read: where upstreams are and how to call them. */
 export const upstreamVars = {
   UPSTREAM_API_URL: upstreamUrlsVar(),
-  /** One key for every upstream, or one per URL in the same order. Empty: the client's own key is passed on. */
+  /**
+   * A YAML or JSON file of upstreams with the models each serves, weights, aliases and abilities
+   * (README, "Routing by model"); instead of UPSTREAM_API_URL. Re-read on SIGHUP.
+   */
+  UPSTREAMS_FILE: optionalStringVar(),
+  /**
+   * One key for every upstream, or one per URL in the same order. Empty: the client's own key is
+   * passed on. With UPSTREAMS_FILE, each upstream's `key` is in the file instead.
+   */
   UPSTREAM_API_KEY: listVar(),
-  /** Add `stream_options.include_usage` to upstream calls so folded answers carry usage. */
+  /** Add `stream_options.include_usage` to upstream calls so folded answers carry usage (the file's default too). */
   UPSTREAM_INCLUDE_USAGE: boolVar(true),
   /** Connections per upstream (undici Pool). Each streaming request holds one for its whole life. */
   UPSTREAM_CONNECTIONS: intVar(2048, 1),

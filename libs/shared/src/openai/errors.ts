@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   missing_api_key: invalid(401),
   invalid_api_key: invalid(401),
   not_found: invalid(404),
+  /** No configured upstream serves the requested model (UPSTREAMS_FILE's `models` and `aliases`). */
+  model_not_found: invalid(404),
   /** The client took too long to send its request (head or body). */
   request_timeout: invalid(408),
   request_too_large: invalid(413),
@@ -180,4 +182,10 @@ export const errors = {
     new ProxyError(TIMEOUT_CODES[which], `The upstream ${which} timeout (${ms} ms) expired.`),
   unavailable: (message: string, code: ErrorCode, retryAfterSeconds = 1) =>
     new ProxyError(code, message, { retryAfterSeconds }),
+  /** OpenAI's own words for a model it does not serve, before any upstream is called. */
+  modelNotFound: (model: string) =>
+    new ProxyError(
+      'model_not_found',
+      `The model \`${model}\` does not exist or you do not have access to it.`,
+    ),
 } as const;

@@ -25,7 +25,7 @@ function stoppedCleanly(code: number | null, signal: string | null): boolean {
 /**
  * A `node:cluster` primary: forks the children, replaces one that dies (unless shutting down),
  * and on SIGTERM/SIGINT passes SIGTERM on, waits for the children to finish their work, then
- * exits: 0 when every child stopped cleanly, 1 otherwise. A child that reports a start-up failure
+ * exits: 0 when every child stopped cleanly, 1 otherwise. SIGHUP is passed on to every child. A child that reports a start-up failure
  * (its port is taken, say) stops them all: the primary prints the child's line once and exits 1.
  * Returns a function that starts the same shutdown.
  */
@@ -99,5 +99,10 @@ export function runClusterPrimary(options: ClusterPrimaryOptions): {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // A reload is each child's own (it re-reads its files); the primary only passes the signal on.
+  process.on('SIGHUP', () => {
+    logger.info({ children: children.size }, 'SIGHUP: passing the reload on to the children');
+    for (const child of children) child.process.kill('SIGHUP');
+  });
   return { shutdown };
 }

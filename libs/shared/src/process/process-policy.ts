@@ -33,3 +33,11 @@ export function onShutdownSignal(shutdown: (reason: string) => void): void {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 }
+
+/**
+ * Runs `reload` on every SIGHUP, the signal daemons re-read their configuration on (`kill -HUP`,
+ * `systemctl reload`). Without a listener SIGHUP would end the process.
+ */
+export function onReloadSignal(reload: () => void): void {
+  process.on('SIGHUP', () => reload());
+}

@@ -2,12 +2,13 @@ import type { Answer, AnswerUsage } from '../openai/answer.js';
 import { ERROR_CODES, type ErrorCode } from '../openai/errors.js';
 import type { CompletionKind } from '../openai/fold-stream.js';
 import type { ClientCredential } from '../upstream/call-upstream.js';
+import type { FoldBody } from '../upstream/routed-body.js';
 
 /** What a gateway puts on the queue for one non-stream request. */
 export interface CompletionJobData {
   kind: CompletionKind;
-  /** The upstream body, serialised once by the gateway (`stream: true` already in it). */
-  body: string;
+  /** The client's body, made once by the gateway; the worker builds each upstream's version from it. */
+  body: FoldBody;
   /** Allow-listed client headers for the upstream. */
   headers: Record<string, string>;
   /** The client's own key; absent when upstream keys are configured server-side. */

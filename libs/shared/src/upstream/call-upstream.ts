@@ -3,8 +3,8 @@ import { Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { errors, isProxyError, type ProxyError } from '../openai/errors.js';
 import type { Upstream } from './upstream.js';
+import type { UpstreamGroup } from './upstream-group.js';
 import { parseRetryAfter } from './upstream-health.js';
-import type { UpstreamSet } from './upstream-set.js';
 
 /** Where an API takes its key: OpenAI's `Authorization: Bearer <key>`, Anthropic's `x-api-key: <key>`. */
 export type KeyHeader = 'authorization' | 'x-api-key';
@@ -35,10 +35,14 @@ export interface UpstreamRequest {
   /** The client's key, used when the upstream has no key of its own. */
   clientCredential: ClientCredential | undefined;
   body?: string | Buffer;
+  /**
+   * The body for one upstream, when it may differ between them (an alias, no `stream_options`);
+   * `body` otherwise.
+   */
+  bodyFor?: (upstream: Upstream) => string | Buffer;
   /** Aborts the call: client gone, deadline passed. Its reason is what the caller sees. */
   signal: AbortSignal;
   maxTries: number;
-  timeouts: UpstreamTimeouts;
 }
 
 export interface UpstreamResponse {
@@ -109,13 +113,14 @@ type Attempt<T> = (
 ) => Promise<{ result: T } | 'fail_over'>;
 
 /**
- * The failover loop both delivery styles share: a random healthy upstream, then a different one
- * after a connect error, timeout, 5xx or 429 — always before the first byte reaches the client.
+ * The failover loop both delivery styles share: a random healthy upstream of the model's group,
+ * then a different one of the same group after a connect error, timeout, 5xx or 429 — always
+ * before the first byte reaches the client.
  * When no try is left, the last network error is thrown as a ProxyError (an error response was
  * already relayed by the attempt). The signal's reason is thrown as is.
  */
 async function withFailover<T>(
-  upstreams: UpstreamSet,
+  upstreams: UpstreamGroup,
   request: UpstreamRequest,
   observe: UpstreamObserver | undefined,
   attempt: Attempt<T>,
@@ -143,7 +148,7 @@ async function withFailover<T>(
     } catch (error) {
       if (error instanceof SinkError) throw error.cause;
       if (request.signal.aborted) throw request.signal.reason ?? error;
-      lastError = toUpstreamError(error, request.timeouts);
+      lastError = toUpstreamError(error, upstream.timeouts);
       upstream.health.markFailure(Date.now());
       observe?.(upstream, outcomeForError(lastError), (performance.now() - started) / 1000);
     }
@@ -164,7 +169,7 @@ class SinkError extends Error {
  * body can be relayed.
  */
 export function callUpstream(
-  upstreams: UpstreamSet,
+  upstreams: UpstreamGroup,
   request: UpstreamRequest,
   observe?: UpstreamObserver,
 ): Promise<UpstreamResponse> {
@@ -197,7 +202,7 @@ const discard = () =>
  * are thrown as they are: the client already has the status line.
  */
 export function streamUpstream(
-  upstreams: UpstreamSet,
+  upstreams: UpstreamGroup,
   request: UpstreamRequest,
   openSink: OpenSink,
   observe?: UpstreamObserver,
@@ -225,16 +230,17 @@ function requestOptions(upstream: Upstream, request: UpstreamRequest): Dispatche
     path: upstream.pathFor(request.endpoint),
     method: request.method,
     headers: headersFor(upstream, request),
-    body: request.body ?? null,
+    body: request.bodyFor?.(upstream) ?? request.body ?? null,
     signal: request.signal,
-    headersTimeout: request.timeouts.firstByteMs,
-    bodyTimeout: request.timeouts.idleMs,
+    headersTimeout: upstream.timeouts.firstByteMs,
+    bodyTimeout: upstream.timeouts.idleMs,
   };
 }
 
 function headersFor(upstream: Upstream, request: UpstreamRequest): Record<string, string> {
   const headers: Record<string, string> = { ...request.headers };
-  if (request.body !== undefined) headers['content-type'] ??= 'application/json';
+  if (request.body !== undefined || request.bodyFor !== undefined)
+    headers['content-type'] ??= 'application/json';
   const keyHeader = request.keyHeader ?? 'authorization';
   if (upstream.apiKey !== undefined) {
     headers[keyHeader] = keyHeader === 'authorization' ? `Bearer ${upstream.apiKey}` : upstream.apiKey;

@@ -11,8 +11,9 @@ import {
 } from './call-upstream.js';
 import { COMPLETION_APIS } from './completion-apis.js';
 import { answerHeaders } from './forward-headers.js';
+import { type FoldBody, foldBodyFor, renameModel } from './routed-body.js';
 import type { Upstream } from './upstream.js';
-import type { UpstreamSet } from './upstream-set.js';
+import type { UpstreamGroup } from './upstream-group.js';
 
 export interface NonStreamSettings {
   maxTries: number;
@@ -23,8 +24,8 @@ export interface NonStreamSettings {
 
 export interface NonStreamRequest {
   kind: CompletionKind;
-  /** The upstream body, serialised once by the gateway with `stream: true` (see `streamingBody`). */
-  body: string;
+  /** The client's body, made once by the gateway; each upstream's version is built from it. */
+  body: FoldBody;
   headers: Record<string, string>;
   /** The client's own key, passed on when the upstream has none of its own. */
   clientCredential: ClientCredential | undefined;
@@ -40,23 +41,6 @@ const RETRYABLE_STREAM_CODES = new Set([
 ]);
 
 /**
- * The client's body as the upstream gets it for a fold: `stream: true`, and, with
- * `includeUsage` on an API that has it, `stream_options.include_usage` so the folded answer
- * carries usage. Serialised here, once; every other field travels on untouched.
- */
-export function streamingBody(
-  kind: CompletionKind,
-  body: Record<string, unknown>,
-  includeUsage: boolean,
-): string {
-  if (!includeUsage || !COMPLETION_APIS[kind].hasStreamOptions)
-    return JSON.stringify({ ...body, stream: true });
-  const options =
-    typeof body.stream_options === 'object' && body.stream_options !== null ? body.stream_options : {};
-  return JSON.stringify({ ...body, stream: true, stream_options: { ...options, include_usage: true } });
-}
-
-/**
  * Answers a non-stream request by asking an upstream for a stream and folding it: the one
  * code path behind both the queue worker and standalone mode. Upstream HTTP errors are
  * relayed with their status and body; a broken stream becomes a 502, never a shortened 200.
@@ -66,7 +50,7 @@ export function streamingBody(
  * `FoldingSink` for a 200 event stream, a `TextSink` for anything to relay as sent.
  */
 export async function completeFromStream(
-  upstreams: UpstreamSet,
+  upstreams: UpstreamGroup,
   settings: NonStreamSettings,
   request: NonStreamRequest,
   observe?: UpstreamObserver,
@@ -86,10 +70,9 @@ export async function completeFromStream(
             headers: request.headers,
             keyHeader: api.keyHeader,
             clientCredential: request.clientCredential,
-            body: request.body,
+            bodyFor: (upstream) => foldBodyFor(request.kind, request.body, upstream),
             signal: request.signal,
             maxTries: settings.maxTries,
-            timeouts: settings.timeouts,
           },
           (upstream, status, headers) => {
             reply = { upstream, status, headers: answerHeaders(headers) };
@@ -121,10 +104,17 @@ export async function completeFromStream(
           chunks: 0,
         };
       }
-      return { status: 200, upstream: label, errorCode: null, headers: reply.headers, ...folding.answer() };
+      const folded = folding.answer();
+      const clientModel = request.body.model;
+      if (reply.upstream.aliasFor(clientModel) !== undefined) {
+        // The client is answered under the name it asked for, not the upstream's alias.
+        folded.body = renameModel(folded.body, clientModel);
+        folded.model = clientModel;
+      }
+      return { status: 200, upstream: label, errorCode: null, headers: reply.headers, ...folded };
     } catch (error) {
       if (request.signal.aborted) throw request.signal.reason ?? error;
-      const proxyError = toUpstreamError(error, settings.timeouts);
+      const proxyError = toUpstreamError(error, reply?.upstream.timeouts ?? settings.timeouts);
       const streamStarted = folding !== undefined;
       const retryable = RETRYABLE_STREAM_CODES.has(proxyError.code);
       // A stream that broke (rather than one the fold refused as malformed) counts against its upstream.
