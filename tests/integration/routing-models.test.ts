@@ -92,6 +92,8 @@ const chat = (model: string, extra: Record<string, unknown> = {}) => ({
   messages: [{ role: 'user', content: 'route me' }],
   ...extra,
 });
+/** The same request, typed for the SDK. */
+const ask = (model: string) => ({ model, messages: [{ role: 'user' as const, content: 'route me' }] });
 
 /** The `data:` events of an SSE body, parsed (without `[DONE]`). */
 function events(text: string): Array<Record<string, unknown>> {
@@ -108,7 +110,7 @@ describe.each(['standalone', 'queue'] as const)('%s mode', (mode) => {
   it('sends each model only to the upstreams that serve it, folded and streamed', async () => {
     const counts = await countedDuring(async () => {
       for (let i = 0; i < 10; i += 1) {
-        const answer = await client().chat.completions.create(chat('gpt-4o-mini'));
+        const answer = await client().chat.completions.create(ask('gpt-4o-mini'));
         expect(answer.choices[0]?.message.content).toBe('echo: route me');
       }
       const streamed = await postJson(
@@ -122,7 +124,7 @@ describe.each(['standalone', 'queue'] as const)('%s mode', (mode) => {
     expect(counts).toMatchObject({ deepseek: 0, vllm: 0, flaky: 0, steady: 0 });
 
     const local = await countedDuring(async () => {
-      const answer = await client().chat.completions.create(chat('local-llama'));
+      const answer = await client().chat.completions.create(ask('local-llama'));
       expect(answer.model).toBe('local-llama');
     });
     expect(local).toEqual({ cheap: 0, dear: 0, deepseek: 0, vllm: 1, flaky: 0, steady: 0 });
@@ -130,7 +132,7 @@ describe.each(['standalone', 'queue'] as const)('%s mode', (mode) => {
 
   it('sends an upstream its alias and answers under the name the client asked for', async () => {
     const folded = await countedDuring(async () => {
-      const answer = await client().chat.completions.create(chat('llama-3-8b'));
+      const answer = await client().chat.completions.create(ask('llama-3-8b'));
       expect(answer.model).toBe('llama-3-8b');
       expect(answer.choices[0]?.message.content).toBe('echo: route me');
     });
@@ -149,7 +151,7 @@ describe.each(['standalone', 'queue'] as const)('%s mode', (mode) => {
     expect(streamed.text).not.toContain(LOCAL_NAME);
 
     // With the SDK's own stream reader too.
-    const stream = await client().chat.completions.create({ ...chat('llama-3-8b'), stream: true });
+    const stream = await client().chat.completions.create({ ...ask('llama-3-8b'), stream: true });
     let text = '';
     for await (const chunk of stream) {
       expect(chunk.model).toBe('llama-3-8b');
@@ -185,27 +187,27 @@ describe.each(['standalone', 'queue'] as const)('%s mode', (mode) => {
 
     // The SDK sees OpenAI's NotFoundError with the code.
     const refused = await client()
-      .chat.completions.create(chat('no-such-model'))
+      .chat.completions.create(ask('no-such-model'))
       .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(OpenAI.NotFoundError);
     expect((refused as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
   });
 
   it('never sends stream_options to an include_usage:false upstream, and its answers still fold', async () => {
-    await client().chat.completions.create(chat('gpt-4o'));
+    await client().chat.completions.create(ask('gpt-4o'));
     const asked = mocks.cheap.requests.at(-1)?.body as Record<string, unknown> | undefined;
     const askedDear = mocks.dear.requests.at(-1)?.body as Record<string, unknown> | undefined;
     // The control: an upstream that takes them is asked for usage (one of the two answered).
     expect([asked?.stream_options, askedDear?.stream_options]).toContainEqual({ include_usage: true });
 
-    const folded = await client().chat.completions.create(chat('deepseek-chat'));
+    const folded = await client().chat.completions.create(ask('deepseek-chat'));
     expect(folded.choices[0]?.message.content).toBe('echo: route me');
     expect(lastBodyOf('deepseek')).not.toHaveProperty('stream_options');
     expect(lastBodyOf('deepseek').stream).toBe(true);
 
     // A provider that reports usage unasked: the folded answer carries it.
     mocks.deepseek.enqueue({ kind: 'replay', sse: chatStreamWithUsage('deepseek-chat', 'counted') });
-    const withUsage = await client().chat.completions.create(chat('deepseek-chat'));
+    const withUsage = await client().chat.completions.create(ask('deepseek-chat'));
     expect(withUsage.choices[0]?.message.content).toBe('counted');
     expect(withUsage.usage).toMatchObject({ prompt_tokens: 7, completion_tokens: 2, total_tokens: 9 });
     expect(lastBodyOf('deepseek')).not.toHaveProperty('stream_options');
@@ -224,7 +226,7 @@ describe.each(['standalone', 'queue'] as const)('%s mode', (mode) => {
   it('fails over only inside the group that serves the model', async () => {
     const counts = await countedDuring(async () => {
       for (let i = 0; i < 6; i += 1) {
-        const answer = await client().chat.completions.create(chat('flaky-model'));
+        const answer = await client().chat.completions.create(ask('flaky-model'));
         expect(answer.choices[0]?.message.content).toBe('echo: route me');
       }
       const streamed = await postJson(

@@ -28,6 +28,17 @@ const SAFE_ID = /^[\w.:-]{1,128}$/;
 export function createDoor(options: DoorOptions) {
   const { logger, metrics, mode, maxInflight } = options;
   const observe = requestMetrics(metrics);
+  // Groups and statuses are bounded (see RoutingTable): each series is looked up once.
+  const routed = new Map<string, ReturnType<GatewayMetrics['routedRequests']['labels']>>();
+  const countRouted = (group: string, status: string) => {
+    const key = `${group} ${status}`;
+    let series = routed.get(key);
+    if (series === undefined) {
+      series = metrics.routedRequests.labels({ group, status });
+      routed.set(key, series);
+    }
+    series.inc();
+  };
   let inflight = 0;
 
   const end = (req: Request, res: Response, ctx: RequestContext, counted: boolean) => {
@@ -41,7 +52,7 @@ export function createDoor(options: DoorOptions) {
     observe(ctx.route, req.method, status, seconds);
     if (ctx.queueWaitMs !== undefined) metrics.queueWait.observe(ctx.queueWaitMs / 1000);
     if (ctx.queued) metrics.queuedRequestDuration.observe({ status: answerStatus }, seconds);
-    if (ctx.group !== null) metrics.routedRequests.labels({ group: ctx.group, status }).inc();
+    if (ctx.group !== null) countRouted(ctx.group, status);
     const query = req.url.indexOf('?');
     logger.info(
       {
