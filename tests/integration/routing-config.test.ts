@@ -1,6 +1,8 @@
 import { startMockUpstream } from '@openai-proxy/mock-upstream';
+import { readUpstreamsFile } from '@openai-proxy/shared';
 import { runAppToExit, startInProcessGateway } from '@openai-proxy/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readRepoFile } from './support/deploy/repo.js';
 import { upstreamsFileDir } from './support/upstreams-file.js';
 
 // UPSTREAMS_FILE is checked before anything starts, by the gateway and the worker alike: each
@@ -97,6 +99,48 @@ describe('start-up checks of UPSTREAMS_FILE', () => {
     const output = await refusal('gateway', { UPSTREAMS_FILE: shapeless });
     expect(output).toContain(`UPSTREAMS_FILE (${shapeless}): field "upstreams": is required`);
     expect(output).toContain(`UPSTREAMS_FILE (${shapeless}): field "upstream": is not a field`);
+  });
+});
+
+describe('the example in the READMEs', () => {
+  it('is a valid file, with every field an upstream has', () => {
+    const defaults = {
+      UPSTREAM_INCLUDE_USAGE: true,
+      UPSTREAM_CONNECTIONS: 2048,
+      UPSTREAM_CONNECT_TIMEOUT_MS: 10_000,
+      UPSTREAM_FIRST_BYTE_TIMEOUT_MS: 300_000,
+      UPSTREAM_IDLE_TIMEOUT_MS: 120_000,
+    };
+    const keys = { CHEAP_KEY: 'k1', OPENAI_KEY: 'k2', DEEPSEEK_KEY: 'k3' };
+    for (const readme of ['README.md', 'README.zh-CN.md']) {
+      const example = /```yaml\n(# \/etc\/openai-proxy\/upstreams\.yaml\n[\s\S]*?)```/.exec(
+        readRepoFile(readme),
+      )?.[1];
+      expect(example, readme).toBeDefined();
+      const specs = readUpstreamsFile(
+        files.write(`${readme}.yaml`, example ?? ''),
+        {
+          ...defaults,
+          UPSTREAM_API_URL: [],
+          UPSTREAMS_FILE: undefined,
+          UPSTREAM_API_KEY: [],
+          UPSTREAM_MAX_TRIES: 3,
+          UPSTREAM_STREAM_RETRIES: 1,
+          UPSTREAM_TOTAL_TIMEOUT_MS: 0,
+          UPSTREAM_COOLDOWN_MS: 1,
+          UPSTREAM_COOLDOWN_MAX_MS: 1,
+        },
+        keys,
+      );
+      expect(specs.map((spec) => spec.apiKey)).toEqual(['k1', 'k2', 'k3', undefined]);
+      expect(specs.map((spec) => spec.weight)).toEqual([4, 1, 1, 1]);
+      expect(specs[2]?.includeUsage).toBe(false);
+      expect(specs[3]).toMatchObject({
+        aliases: { 'llama-3-8b': '/models/Meta-Llama-3-8B-Instruct' },
+        connections: 64,
+        timeouts: { connectMs: 2000, firstByteMs: 600_000, idleMs: 60_000 },
+      });
+    }
   });
 });
 

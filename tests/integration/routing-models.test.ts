@@ -158,6 +158,16 @@ describe.each(['standalone', 'queue'] as const)('%s mode', (mode) => {
       text += chunk.choices[0]?.delta.content ?? '';
     }
     expect(text).toBe('echo: route me');
+
+    // A pass-through request naming a model is routed and renamed the same way.
+    const embedded = await client().embeddings.create({
+      model: 'llama-3-8b',
+      input: 'hi',
+      encoding_format: 'float',
+    });
+    expect(lastBodyOf('vllm')).toMatchObject({ model: LOCAL_NAME, input: 'hi', encoding_format: 'float' });
+    expect(embedded.model).toBe('llama-3-8b');
+    expect(embedded.data[0]?.embedding).toHaveLength(3);
   });
 
   it('answers a model no upstream serves with 404 model_not_found before any upstream is called', async () => {
