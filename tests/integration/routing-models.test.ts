@@ -201,6 +201,21 @@ describe.each(['standalone', 'queue'] as const)('%s mode', (mode) => {
       .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(OpenAI.NotFoundError);
     expect((refused as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
+
+    // Refused by the gateway, not by a worker: no job was made. A worker logs each job it ends,
+    // in order; once it logged a later job, it would have logged the refused one too.
+    const refusedId = `refused-${mode}`;
+    const laterId = `later-${mode}`;
+    const unknown = await postJson(`${gateway().url}/v1/chat/completions`, chat('no-such-model'), {
+      'x-request-id': refusedId,
+    });
+    expect(unknown.status).toBe(404);
+    const known = await postJson(`${gateway().url}/v1/chat/completions`, chat('gpt-4o'), {
+      'x-request-id': laterId,
+    });
+    expect(known.status).toBe(200);
+    if (mode === 'queue') await stack.workers.farm.waitForOutput(laterId);
+    expect(stack.workers.farm.output.some((line) => line.includes(refusedId))).toBe(false);
   });
 
   it('never sends stream_options to an include_usage:false upstream, and its answers still fold', async () => {
