@@ -7,11 +7,12 @@ import {
   nonStreamSettings,
   ProxyError,
   queueNames,
+  type RedisTopology,
   startStatsLine,
   UpstreamSet,
   upstreamObserver,
 } from '@openai-proxy/shared';
-import { createRedis, startHeartbeat } from '@openai-proxy/shared/redis';
+import { channelPubSub, createRedis, startHeartbeat } from '@openai-proxy/shared/redis';
 import { type Job, type Processor, Worker, type WorkerOptions } from 'bullmq';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { answerPublisher } from './answer-publisher.js';
@@ -29,7 +30,8 @@ export interface RunningWorker {
 
 /** One worker process: a BullMQ Worker running up to WORKER_CONCURRENCY folds at once. */
 export async function startWorkerChild(
-  config: WorkerConfig & { REDIS_URL: string },
+  config: WorkerConfig,
+  redis: RedisTopology,
   logger: Logger,
 ): Promise<RunningWorker> {
   const names = queueNames(config.QUEUE_PREFIX);
@@ -42,9 +44,10 @@ export async function startWorkerChild(
   const metrics = createWorkerMetrics(registry);
   const upstreams = new UpstreamSet(config);
   const cancels = new CancelRegistry();
-  const publisher = createRedis(config.REDIS_URL, 'worker', `worker-pub:${process.pid}`);
-  const cancelSubscriber = createRedis(config.REDIS_URL, 'subscriber', `worker-cancel:${process.pid}`);
-  const workerConnection = createRedis(config.REDIS_URL, 'worker', `worker:${process.pid}`);
+  const pubSub = channelPubSub(redis);
+  const publisher = createRedis(redis, 'worker', `worker-pub:${process.pid}`);
+  const cancelSubscriber = createRedis(redis, 'subscriber', `worker-cancel:${process.pid}`);
+  const workerConnection = createRedis(redis, 'worker', `worker:${process.pid}`);
   for (const [role, client] of [
     ['publisher', publisher],
     ['cancel subscriber', cancelSubscriber],
@@ -52,10 +55,10 @@ export async function startWorkerChild(
   ] as const) {
     client.on('error', (error) => logger.warn({ err: error, role }, 'redis error'));
   }
-  cancelSubscriber.on('message', (_channel: string, jobId: string) => cancels.cancel(jobId));
-  await cancelSubscriber.subscribe(names.cancelChannel);
+  pubSub.onMessage(cancelSubscriber, (_channel, jobId) => cancels.cancel(jobId));
+  await pubSub.subscribe(cancelSubscriber, names.cancelChannel);
 
-  const publish = answerPublisher(publisher, names, config.RESULT_TTL_SECONDS);
+  const publish = answerPublisher(publisher, names, pubSub, config.RESULT_TTL_SECONDS);
 
   const processor = createProcessor({
     upstreams,

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { type RedisSettings, redisTopology } from './redis-topology.js';
 import type { UpstreamConfig } from './schema.js';
 
 /** A configuration that cannot run; the message names each variable and what it expected. */
@@ -15,7 +16,10 @@ export type Env = Record<string, string | undefined>;
  * An app's configuration from the environment, checked against its schema (which includes the
  * upstream variables): every bad variable is named with what it expected.
  */
-export function loadConfig<T extends z.ZodType<UpstreamConfig>>(schema: T, env: Env): z.infer<T> {
+export function loadConfig<T extends z.ZodType<UpstreamConfig & RedisSettings>>(
+  schema: T,
+  env: Env,
+): z.infer<T> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map(
@@ -31,6 +35,8 @@ export function loadConfig<T extends z.ZodType<UpstreamConfig>>(schema: T, env: 
       `Invalid configuration:\n  UPSTREAM_API_KEY: has ${keys.length} keys for ${urls.length} URLs in UPSTREAM_API_URL; give one key, or one per URL`,
     );
   }
+  // Exactly one Redis topology, complete: checked here so a bad one stops the process at start.
+  redisTopology(config);
   return config;
 }
 
