@@ -20,7 +20,12 @@ interface WithPublishOrStore {
   publishOrStore(resultKey: string, channel: string, message: string, ttlSeconds: number): Promise<number>;
 }
 
-export function answerPublisher(redis: RedisClient, names: QueueNames, pubSub: ChannelPubSub, ttlSeconds: number) {
+export function answerPublisher(
+  redis: RedisClient,
+  names: QueueNames,
+  pubSub: ChannelPubSub,
+  ttlSeconds: number,
+) {
   redis.defineCommand('publishOrStore', { numberOfKeys: 2, lua: publishOrStore(pubSub.publishCommand) });
   const scripted = redis as RedisClient & WithPublishOrStore;
   return async (replyTo: string, answer: QueuedAnswer): Promise<void> => {

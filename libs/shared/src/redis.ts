@@ -4,5 +4,10 @@
  * that suits the topology, and worker presence.
  */
 export { ChannelPubSub, channelPubSub } from './queue/channel-pub-sub.js';
-export { createRedis, type RedisClient, type RedisRole, usesShardedPubSub } from './queue/redis-connection.js';
+export {
+  createRedis,
+  type RedisClient,
+  type RedisRole,
+  usesShardedPubSub,
+} from './queue/redis-connection.js';
 export { ALIVE_FOR_MS, HEARTBEAT_MS, startHeartbeat, workersAlive } from './queue/worker-presence.js';

@@ -86,10 +86,16 @@ export function redisTopology(settings: RedisSettings): RedisTopology | undefine
   }
   if (sentinelVars.length > 0) {
     if (settings.REDIS_SENTINEL_MASTER === undefined) {
-      throw invalid('REDIS_SENTINEL_MASTER', 'is required with REDIS_SENTINELS: the name the sentinels monitor the master by');
+      throw invalid(
+        'REDIS_SENTINEL_MASTER',
+        'is required with REDIS_SENTINELS: the name the sentinels monitor the master by',
+      );
     }
     if (settings.REDIS_SENTINELS.length === 0) {
-      throw invalid('REDIS_SENTINELS', 'is required with REDIS_SENTINEL_MASTER: the sentinels as host:port,…');
+      throw invalid(
+        'REDIS_SENTINELS',
+        'is required with REDIS_SENTINEL_MASTER: the sentinels as host:port,…',
+      );
     }
     return {
       kind: 'sentinel',
@@ -122,7 +128,10 @@ function singleUrl(value: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw invalid('REDIS_URL', `"${value}" is not a URL (redis://[user:password@]host:port[/db] or rediss:// for TLS)`);
+    throw invalid(
+      'REDIS_URL',
+      `"${value}" is not a URL (redis://[user:password@]host:port[/db] or rediss:// for TLS)`,
+    );
   }
   if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
     throw invalid('REDIS_URL', 'must be redis://[user:password@]host:port[/db], or rediss://… for TLS');

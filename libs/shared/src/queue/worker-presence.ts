@@ -1,5 +1,5 @@
-import type { RedisClient } from './redis-connection.js';
 import type { QueueNames } from './names.js';
+import type { RedisClient } from './redis-connection.js';
 
 /**
  * How gateways know whether any worker is alive: each worker process adds itself to a sorted

@@ -1,0 +1,150 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './free-port.js';
+import { redisCli, replyFields } from './redis-cli.js';
+import { type SpawnedProcess, spawnProcess, waitUntil } from './spawned-process.js';
+
+/** One redis-server of a cluster or Sentinel group. */
+export interface RedisNodeProcess {
+  readonly port: number;
+  readonly process: SpawnedProcess;
+}
+
+export interface RedisClusterOptions {
+  /** Masters, each owning a third (or so) of the slots. Default 3. */
+  masters?: number;
+  /** Replicas per master. Default 1. */
+  replicasPerMaster?: number;
+}
+
+/** A real Redis Cluster of the caller's own, built the way an operator builds one. */
+export interface TestRedisCluster {
+  readonly nodes: readonly RedisNodeProcess[];
+  /** Every node as `host:port,…`: a REDIS_CLUSTER_NODES value. */
+  readonly nodeList: string;
+  /** The ports of the nodes that are masters now. */
+  masters(): Promise<number[]>;
+  /** Ends every node (SIGKILL) and removes its files. */
+  stop(): Promise<void>;
+}
+
+export const redisEnv = () => ({ PATH: process.env.PATH ?? '' });
+
+/** Starts redis-server with `args` on a free port; resolves once it answers PING. */
+export async function launchRedisNode(
+  name: string,
+  port: number,
+  args: readonly string[],
+): Promise<RedisNodeProcess> {
+  const server = spawnProcess(name, 'redis-server', args, { env: redisEnv() });
+  try {
+    await waitUntil('PONG', server, async () => (await redisCli(port, ['PING'])).includes('PONG'), 10_000);
+    return { port, process: server };
+  } catch (error) {
+    await server.stop('SIGKILL');
+    throw error;
+  }
+}
+
+/** Polls `check` every 100 ms until it says yes, or fails after `timeoutMs` saying what it waited for. */
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no ${what} within ${timeoutMs} ms`);
+}
+
+/**
+ * Starts `masters × (1 + replicasPerMaster)` redis-servers in cluster mode (each with its own
+ * cluster-bus port, so no port+10000 clash) and joins them with `redis-cli --cluster create`.
+ * Resolves once every node reports `cluster_state:ok`.
+ */
+export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<TestRedisCluster> {
+  const masters = options.masters ?? 3;
+  const count = masters * (1 + (options.replicasPerMaster ?? 1));
+  const dir = await mkdtemp(join(tmpdir(), 'redis-cluster-'));
+  const nodes: RedisNodeProcess[] = [];
+  const stop = async () => {
+    await Promise.allSettled(nodes.map((node) => node.process.stop('SIGKILL')));
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const starts = [];
+    for (let index = 0; index < count; index += 1) {
+      starts.push(
+        (async () => {
+          const [port, busPort] = [await freePort(), await freePort()];
+          const node = await launchRedisNode(`redis-cluster-${index}`, port, [
+            '--port',
+            String(port),
+            '--bind',
+            '127.0.0.1',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-port',
+            String(busPort),
+            '--cluster-config-file',
+            join(dir, `nodes-${port}.conf`),
+            // A dead master is noticed, and its replica promoted, within a few seconds.
+            '--cluster-node-timeout',
+            '2000',
+            '--dir',
+            dir,
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+            '--loglevel',
+            'warning',
+          ]);
+          nodes.push(node);
+        })(),
+      );
+    }
+    const started = await Promise.allSettled(starts);
+    const failed = started.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+    const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
+    const first = nodes[0] as RedisNodeProcess;
+    await redisCli(first.port, [
+      '--cluster',
+      'create',
+      ...addresses,
+      '--cluster-replicas',
+      String(options.replicasPerMaster ?? 1),
+      '--cluster-yes',
+    ]);
+    await waitFor('cluster_state:ok on every node', async () => {
+      const states = await Promise.all(
+        nodes.map(async (node) =>
+          replyFields(await redisCli(node.port, ['CLUSTER', 'INFO'])).get('cluster_state'),
+        ),
+      );
+      return states.every((state) => state === 'ok');
+    });
+    return {
+      nodes,
+      nodeList: addresses.join(','),
+      async masters() {
+        const reply = await redisCli(first.port, ['CLUSTER', 'NODES']);
+        // `<id> <ip:port@bus> <flags> …`, flags such as `myself,master` or `master,fail`.
+        return reply
+          .split('\n')
+          .map((line) => line.split(' '))
+          .filter(([, , flags = '']) => flags.split(',').includes('master') && !flags.includes('fail'))
+          .map(([, address = '']) => Number(/:(\d+)@/.exec(address)?.[1]));
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
