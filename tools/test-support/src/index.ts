@@ -37,3 +37,4 @@ export {
   startStack,
   type WorkerSpec,
 } from './stack.js';
+export { makeTlsCertificate, type TlsCertificate } from './tls-certificate.js';
