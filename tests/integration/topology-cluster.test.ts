@@ -8,7 +8,7 @@ import {
 } from '@openai-proxy/test-support';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatBody, postJson } from './support/http.js';
+import { chatBody, eventually, postJson } from './support/http.js';
 
 // A Redis Cluster of three masters with a replica each (six redis-servers joined by
 // `redis-cli --cluster create`), two gateways and a worker farm as real processes, configured by
@@ -21,6 +21,8 @@ const RATE_LIMIT = 30;
 /** Every request but the rate-limit test's: its allowance is never used up here. */
 const BULK = { authorization: 'Bearer bulk-client' };
 const METERED = { authorization: 'Bearer metered-client' };
+/** The failover test's clients: many keys, so its load never meets the rate limit. */
+const FAILOVER_KEYS = Array.from({ length: 400 }, (_, index) => `failover-client-${index}`);
 
 let cluster: TestRedisCluster;
 let upstream: MockUpstream;
@@ -37,7 +39,7 @@ beforeAll(async () => {
   };
   const limited = {
     ...env,
-    GATEWAY_API_KEYS: 'bulk-client,metered-client',
+    GATEWAY_API_KEYS: ['bulk-client', 'metered-client', ...FAILOVER_KEYS].join(','),
     RATE_LIMIT_REQUESTS: String(RATE_LIMIT),
     RATE_LIMIT_WINDOW_SECONDS: '600',
   };
@@ -138,4 +140,56 @@ describe('gateways and workers on a Redis Cluster', () => {
     // whichever gateway it reaches.
     expect(statuses).toEqual([...Array(RATE_LIMIT).fill(200), 429, 429, 429, 429]);
   });
+
+  it('carry on when the master of the hash tag is SIGKILLed and its replica takes over', async () => {
+    const owner = await ownerOfPrefix();
+    const tally = { sent: 0, refused: 0, answered: 0, lost: [] as string[], afterFailover: 0 };
+    let failedOver = false;
+    let running = true;
+    const client = async (id: number) => {
+      for (let n = 0; running; n += 1) {
+        const content = `failover ${id}.${n}`;
+        tally.sent += 1;
+        const answer = await postJson(
+          `${gateways[(id + n) % 2]?.url}/v1/chat/completions`,
+          chatBody(content),
+          { authorization: `Bearer ${FAILOVER_KEYS[tally.sent % FAILOVER_KEYS.length]}` },
+        ).catch((error: unknown) => ({ status: 0, text: String(error), json: {} }));
+        const text = (answer.json as { choices?: Array<{ message?: { content?: string } }> }).choices?.[0]
+          ?.message?.content;
+        if (answer.status === 200 && text === `echo: ${content}`) {
+          tally.answered += 1;
+          if (failedOver) tally.afterFailover += 1;
+        } else if (answer.status === 503) {
+          tally.refused += 1;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        } else {
+          tally.lost.push(`${answer.status} ${answer.text.slice(0, 200)}`);
+        }
+      }
+    };
+    const clients = Array.from({ length: 8 }, (_, id) => client(id));
+    await eventually(() => tally.answered >= 20, 20_000);
+    const node = cluster.nodes.find((candidate) => candidate.port === owner);
+    await node?.process.stop('SIGKILL');
+    // The replica of the dead master is promoted: the slot has a live owner again.
+    await eventually(
+      async () => {
+        const masters = await cluster.masters().catch(() => []);
+        return masters.length === 3 && !masters.includes(owner);
+      },
+      30_000,
+      200,
+    );
+    failedOver = true;
+    await eventually(() => tally.afterFailover >= 20, 30_000);
+    running = false;
+    await Promise.all(clients);
+    console.info(
+      `cluster failover: sent ${tally.sent}, accepted ${tally.sent - tally.refused}, answered ${tally.answered}, ` +
+        `refused with 503 ${tally.refused}, lost ${tally.lost.length}`,
+    );
+    expect(tally.lost).toEqual([]);
+    expect(tally.answered).toBe(tally.sent - tally.refused);
+  }, 90_000);
 });

@@ -97,6 +97,10 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
             '2000',
             '--dir',
             dir,
+            // One folder for all: each node its own snapshot file, or a replica's initial sync
+            // would load another node's data.
+            '--dbfilename',
+            `dump-${port}.rdb`,
             '--save',
             '',
             '--appendonly',
@@ -112,8 +116,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     const failed = started.find((outcome) => outcome.status === 'rejected');
     if (failed) throw failed.reason;
     const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
-    const first = nodes[0] as RedisNodeProcess;
-    await redisCli(first.port, [
+    await redisCli((nodes[0] as RedisNodeProcess).port, [
       '--cluster',
       'create',
       ...addresses,
@@ -129,11 +132,19 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       );
       return states.every((state) => state === 'ok');
     });
+    // A replica can take over only once it has its master's data.
+    await waitFor('every replica in sync with its master', async () => {
+      const roles = await Promise.all(nodes.map((node) => redisCli(node.port, ['INFO', 'replication'])));
+      return roles.every((info) => info.includes('role:master') || info.includes('master_link_status:up'));
+    });
     return {
       nodes,
       nodeList: addresses.join(','),
       async masters() {
-        const reply = await redisCli(first.port, ['CLUSTER', 'NODES']);
+        // Asked of a node still running: a test may have killed any of them.
+        const live = nodes.find((node) => !node.process.exited());
+        if (live === undefined) return [];
+        const reply = await redisCli(live.port, ['CLUSTER', 'NODES']);
         // `<id> <ip:port@bus> <flags> …`, flags such as `myself,master` or `master,fail`.
         return reply
           .split('\n')

@@ -62,6 +62,12 @@ export function createRedis(topology: RedisTopology, role: RedisRole, connection
       const options: ClusterOptions = {
         ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
         clusterRetryStrategy: retryStrategy,
+        // A command whose node died is retried every `retryDelayOnFailover` up to `maxRedirections`
+        // times. ioredis's 16 × 100 ms is shorter than a failover (cluster-node-timeout, then the
+        // election): a worker's answer or job completion would fail in the middle of one. Workers
+        // and subscribers wait up to ~30 s, as they wait for a restarted server; the gateway's
+        // queue keeps the short default, so a request gets its quick 503.
+        ...(role === 'queue' ? {} : { retryDelayOnFailover: 300, maxRedirections: 100 }),
         // Sharded subscriptions follow their slot to whichever node owns it after a failover.
         shardedSubscribers: role === 'subscriber',
         redisOptions: {
