@@ -175,7 +175,7 @@ describe('gateways and workers on a Redis Cluster', () => {
     // The replica of the dead master is promoted: the slot has a live owner again.
     await eventually(
       async () => {
-        const masters = await cluster.masters().catch(() => []);
+        const masters = await cluster.masters().catch((): number[] => []);
         return masters.length === 3 && !masters.includes(owner);
       },
       30_000,
