@@ -1,6 +1,13 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Logger, startStatsLine, UpstreamSet, upstreamObserver } from '@openai-proxy/shared';
+import {
+  describeTopology,
+  type Logger,
+  redisTopology,
+  startStatsLine,
+  UpstreamSet,
+  upstreamObserver,
+} from '@openai-proxy/shared';
 import { Registry } from 'prom-client';
 import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics } from './observability/gateway-metrics.js';
@@ -41,8 +48,14 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   });
   const { port } = server.address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  const redis = redisTopology(config);
   logger.info(
-    { port, mode: completer.mode, upstreams: upstreams.all.map((u) => u.label) },
+    {
+      port,
+      mode: completer.mode,
+      upstreams: upstreams.all.map((u) => u.label),
+      ...(redis === undefined ? {} : { redis: describeTopology(redis) }),
+    },
     `gateway listening (${completer.mode} mode)`,
   );
 

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import {
   COMPLETION_APIS,
   type CompletionJobData,
+  describeTopology,
   errorAnswer,
   type Logger,
   nonStreamSettings,
@@ -95,7 +96,10 @@ export async function startWorkerChild(
   const heartbeat = startHeartbeat(publisher, names, `${hostname()}:${process.pid}`, (error) =>
     logger.debug({ err: error }, 'heartbeat failed'),
   );
-  logger.info({ concurrency: config.WORKER_CONCURRENCY, queue: names.queue }, 'worker ready');
+  logger.info(
+    { concurrency: config.WORKER_CONCURRENCY, queue: names.queue, redis: describeTopology(redis) },
+    'worker ready',
+  );
 
   const stats = startStatsLine({
     logger,

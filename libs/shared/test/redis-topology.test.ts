@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config/load-config.js';
-import { type RedisSettings, redisTopology } from '../src/config/redis-topology.js';
+import { describeTopology, type RedisSettings, redisTopology } from '../src/config/redis-topology.js';
 
 // Which Redis the environment names: exactly one topology, complete, or none (standalone);
 // anything else is a ConfigError that names the variables involved.
@@ -103,5 +103,20 @@ describe('redisTopology', () => {
     expect(failure({ REDIS_SENTINELS: ['s:99999'], REDIS_SENTINEL_MASTER: 'm' })).toMatch(
       /REDIS_SENTINELS: "s:99999" is not host:port/,
     );
+  });
+
+  it('is described for logs without a password', () => {
+    const described = [
+      { REDIS_URL: 'rediss://proxy:s3cret@redis.example:6380/2' },
+      { REDIS_SENTINELS: ['s:26379'], REDIS_SENTINEL_MASTER: 'main', REDIS_PASSWORD: 's3cret' },
+      { REDIS_CLUSTER_NODES: ['a:7000', 'b:7001'], REDIS_PASSWORD: 's3cret' },
+    ].map((fields) =>
+      describeTopology(redisTopology(settings(fields)) as NonNullable<ReturnType<typeof redisTopology>>),
+    );
+    expect(described).toEqual([
+      'rediss://redis.example:6380',
+      'sentinel main@s:26379',
+      'cluster a:7000,b:7001',
+    ]);
   });
 });
