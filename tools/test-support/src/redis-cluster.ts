@@ -31,19 +31,30 @@ export interface TestRedisCluster {
 
 export const redisEnv = () => ({ PATH: process.env.PATH ?? '' });
 
-/** Starts redis-server with `args` on a free port; resolves once it answers PING. */
+/**
+ * Starts redis-server on free ports (`argsFor` gets the client port and `extraPorts` more, e.g. a
+ * cluster bus); resolves once it answers PING. A port is free when chosen, not when bound: another
+ * process (or another node starting at the same moment) may take it first, so a start that fails
+ * with "Address already in use" is tried again on new ports.
+ */
 export async function launchRedisNode(
   name: string,
-  port: number,
-  args: readonly string[],
+  argsFor: (port: number, extraPorts: number[]) => readonly string[],
+  extraPorts = 0,
 ): Promise<RedisNodeProcess> {
-  const server = spawnProcess(name, 'redis-server', args, { env: redisEnv() });
-  try {
-    await waitUntil('PONG', server, async () => (await redisCli(port, ['PING'])).includes('PONG'), 10_000);
-    return { port, process: server };
-  } catch (error) {
-    await server.stop('SIGKILL');
-    throw error;
+  for (let attempt = 1; ; attempt += 1) {
+    const port = await freePort();
+    const extra: number[] = [];
+    for (let i = 0; i < extraPorts; i += 1) extra.push(await freePort());
+    const server = spawnProcess(name, 'redis-server', argsFor(port, extra), { env: redisEnv() });
+    try {
+      await waitUntil('PONG', server, async () => (await redisCli(port, ['PING'])).includes('PONG'), 10_000);
+      return { port, process: server };
+    } catch (error) {
+      await server.stop('SIGKILL');
+      const taken = server.output.some((line) => line.includes('Address already in use'));
+      if (!taken || attempt === 5) throw error;
+    }
   }
 }
 
@@ -80,34 +91,37 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     for (let index = 0; index < count; index += 1) {
       starts.push(
         (async () => {
-          const [port, busPort] = [await freePort(), await freePort()];
-          const node = await launchRedisNode(`redis-cluster-${index}`, port, [
-            '--port',
-            String(port),
-            '--bind',
-            '127.0.0.1',
-            '--cluster-enabled',
-            'yes',
-            '--cluster-port',
-            String(busPort),
-            '--cluster-config-file',
-            join(dir, `nodes-${port}.conf`),
-            // A dead master is noticed, and its replica promoted, within a few seconds.
-            '--cluster-node-timeout',
-            '2000',
-            '--dir',
-            dir,
-            // One folder for all: each node its own snapshot file, or a replica's initial sync
-            // would load another node's data.
-            '--dbfilename',
-            `dump-${port}.rdb`,
-            '--save',
-            '',
-            '--appendonly',
-            'no',
-            '--loglevel',
-            'warning',
-          ]);
+          const node = await launchRedisNode(
+            `redis-cluster-${index}`,
+            (port, [busPort]) => [
+              '--port',
+              String(port),
+              '--bind',
+              '127.0.0.1',
+              '--cluster-enabled',
+              'yes',
+              '--cluster-port',
+              String(busPort),
+              '--cluster-config-file',
+              join(dir, `nodes-${port}.conf`),
+              // A dead master is noticed, and its replica promoted, within a few seconds.
+              '--cluster-node-timeout',
+              '2000',
+              '--dir',
+              dir,
+              // One folder for all: each node its own snapshot file, or a replica's initial sync
+              // would load another node's data.
+              '--dbfilename',
+              `dump-${port}.rdb`,
+              '--save',
+              '',
+              '--appendonly',
+              'no',
+              '--loglevel',
+              'warning',
+            ],
+            1,
+          );
           nodes.push(node);
         })(),
       );

@@ -1,7 +1,7 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './free-port.js';
 import { redisCli } from './redis-cli.js';
 import { launchRedisNode, type RedisNodeProcess, waitFor } from './redis-cluster.js';
 
@@ -65,44 +65,41 @@ export async function startRedisSentinelGroup(
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const masterPort = await freePort();
-    const master = await launchRedisNode('redis-master', masterPort, dataArgs(masterPort, dir));
+    const master = await launchRedisNode('redis-master', (port) => dataArgs(port, dir));
     started.push(master);
-    const replicaPort = await freePort();
-    const replica = await launchRedisNode('redis-replica', replicaPort, [
-      ...dataArgs(replicaPort, dir),
+    const masterPort = master.port;
+    const replica = await launchRedisNode('redis-replica', (port) => [
+      ...dataArgs(port, dir),
       '--replicaof',
       '127.0.0.1',
       String(masterPort),
     ]);
     started.push(replica);
+    const replicaPort = replica.port;
     await waitFor('the replica in sync', async () =>
       (await redisCli(replicaPort, ['INFO', 'replication'])).includes('master_link_status:up'),
     );
 
     const sentinels: RedisNodeProcess[] = [];
     for (let index = 0; index < count; index += 1) {
-      const port = await freePort();
-      const conf = join(dir, `sentinel-${port}.conf`);
-      await writeFile(
-        conf,
-        [
-          `port ${port}`,
-          'bind 127.0.0.1',
-          `dir ${dir}`,
-          `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} ${quorum}`,
-          `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1_000}`,
-          `sentinel failover-timeout ${masterName} ${options.failoverTimeoutMs ?? 3_000}`,
-          `sentinel parallel-syncs ${masterName} 1`,
-          '',
-        ].join('\n'),
-      );
-      const sentinel = await launchRedisNode(`redis-sentinel-${index}`, port, [
-        conf,
-        '--sentinel',
-        '--loglevel',
-        'warning',
-      ]);
+      const sentinel = await launchRedisNode(`redis-sentinel-${index}`, (port) => {
+        // Sentinel rewrites its config file, so each one has its own, written before it starts.
+        const conf = join(dir, `sentinel-${port}.conf`);
+        writeFileSync(
+          conf,
+          [
+            `port ${port}`,
+            'bind 127.0.0.1',
+            `dir ${dir}`,
+            `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} ${quorum}`,
+            `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1_000}`,
+            `sentinel failover-timeout ${masterName} ${options.failoverTimeoutMs ?? 3_000}`,
+            `sentinel parallel-syncs ${masterName} 1`,
+            '',
+          ].join('\n'),
+        );
+        return [conf, '--sentinel', '--loglevel', 'warning'];
+      });
       started.push(sentinel);
       sentinels.push(sentinel);
     }
