@@ -52,6 +52,7 @@ describe('README.md and README.zh-CN.md', () => {
       'deploy/systemd/openai-proxy.env.example',
       'deploy/nginx/openai-proxy.conf',
       'deploy/prometheus.yml',
+      'deploy/kubernetes/kustomization.yaml',
     ];
     for (const file of files) {
       expect(existsSync(repoPath(file)), file).toBe(true);

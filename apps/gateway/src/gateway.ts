@@ -1,7 +1,9 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  describeTopology,
   type Logger,
+  redisTopology,
   reloadUpstreams,
   startStatsLine,
   UpstreamSet,
@@ -52,8 +54,15 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   });
   const { port } = server.address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  const redis = redisTopology(config);
   logger.info(
-    { port, mode: completer.mode, upstreams: upstreams.all.map((u) => u.label), file: config.UPSTREAMS_FILE },
+    {
+      port,
+      mode: completer.mode,
+      upstreams: upstreams.all.map((u) => u.label),
+      file: config.UPSTREAMS_FILE,
+      ...(redis === undefined ? {} : { redis: describeTopology(redis) }),
+    },
     `gateway listening (${completer.mode} mode)`,
   );
 

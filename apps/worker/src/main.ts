@@ -7,24 +7,27 @@ import {
   loadConfigOrExit,
   onReloadSignal,
   onShutdownSignal,
+  type RedisTopology,
+  redisTopology,
   runClusterPrimary,
 } from '@openai-proxy/shared';
 import { loadWorkerConfig, type WorkerConfig } from './config.js';
 import { startMetricsServer } from './metrics-server.js';
 import { type RunningWorker, startWorkerChild } from './worker-child.js';
 
-/** Workers only run in queue mode, so REDIS_URL is required here. */
-function loadQueueWorkerConfig(): WorkerConfig & { REDIS_URL: string } {
+/** Workers only run in queue mode, so a Redis is required here. */
+function loadQueueWorkerConfig(): { config: WorkerConfig; redis: RedisTopology } {
   const config = loadWorkerConfig();
-  if (config.REDIS_URL === undefined) {
+  const redis = redisTopology(config);
+  if (redis === undefined) {
     throw new ConfigError(
-      'Invalid configuration:\n  REDIS_URL: is required for workers (e.g. redis://127.0.0.1:6379)',
+      'Invalid configuration:\n  REDIS_URL: is required for workers (e.g. redis://127.0.0.1:6379), or REDIS_SENTINELS with REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES',
     );
   }
-  return { ...config, REDIS_URL: config.REDIS_URL };
+  return { config, redis };
 }
 
-const config = loadConfigOrExit('worker', loadQueueWorkerConfig);
+const { config, redis } = loadConfigOrExit('worker', loadQueueWorkerConfig);
 const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 
 /** The variables an operator changes when the metrics port cannot be listened on. */
@@ -76,6 +79,6 @@ if (cluster.isPrimary) {
   // Before starting too: SIGHUP's default action would end the child. A reload that comes before
   // the upstreams exist has nothing to do; they are read from the file as it is then.
   onReloadSignal(() => running?.reloadUpstreams());
-  running = await startWorkerChild(config, logger);
+  running = await startWorkerChild(config, redis, logger);
   installProcessPolicy(logger, shutdown);
 }

@@ -2,17 +2,19 @@ import { hostname } from 'node:os';
 import {
   COMPLETION_APIS,
   type CompletionJobData,
+  describeTopology,
   errorAnswer,
   type Logger,
   nonStreamSettings,
   ProxyError,
   queueNames,
+  type RedisTopology,
   reloadUpstreams,
   startStatsLine,
   UpstreamSet,
   upstreamObserver,
 } from '@openai-proxy/shared';
-import { createRedis, startHeartbeat } from '@openai-proxy/shared/redis';
+import { channelPubSub, createRedis, startHeartbeat } from '@openai-proxy/shared/redis';
 import { type Job, type Processor, Worker, type WorkerOptions } from 'bullmq';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { answerPublisher } from './answer-publisher.js';
@@ -32,7 +34,8 @@ export interface RunningWorker {
 
 /** One worker process: a BullMQ Worker running up to WORKER_CONCURRENCY folds at once. */
 export async function startWorkerChild(
-  config: WorkerConfig & { REDIS_URL: string },
+  config: WorkerConfig,
+  redis: RedisTopology,
   logger: Logger,
 ): Promise<RunningWorker> {
   const names = queueNames(config.QUEUE_PREFIX);
@@ -45,9 +48,10 @@ export async function startWorkerChild(
   const metrics = createWorkerMetrics(registry);
   const upstreams = new UpstreamSet(config);
   const cancels = new CancelRegistry();
-  const publisher = createRedis(config.REDIS_URL, 'worker', `worker-pub:${process.pid}`);
-  const cancelSubscriber = createRedis(config.REDIS_URL, 'subscriber', `worker-cancel:${process.pid}`);
-  const workerConnection = createRedis(config.REDIS_URL, 'worker', `worker:${process.pid}`);
+  const pubSub = channelPubSub(redis);
+  const publisher = createRedis(redis, 'worker', `worker-pub:${process.pid}`);
+  const cancelSubscriber = createRedis(redis, 'subscriber', `worker-cancel:${process.pid}`);
+  const workerConnection = createRedis(redis, 'worker', `worker:${process.pid}`);
   for (const [role, client] of [
     ['publisher', publisher],
     ['cancel subscriber', cancelSubscriber],
@@ -55,10 +59,10 @@ export async function startWorkerChild(
   ] as const) {
     client.on('error', (error) => logger.warn({ err: error, role }, 'redis error'));
   }
-  cancelSubscriber.on('message', (_channel: string, jobId: string) => cancels.cancel(jobId));
-  await cancelSubscriber.subscribe(names.cancelChannel);
+  pubSub.onMessage(cancelSubscriber, (_channel, jobId) => cancels.cancel(jobId));
+  await pubSub.subscribe(cancelSubscriber, names.cancelChannel);
 
-  const publish = answerPublisher(publisher, names, config.RESULT_TTL_SECONDS);
+  const publish = answerPublisher(publisher, names, pubSub, config.RESULT_TTL_SECONDS);
 
   const processor = createProcessor({
     upstreams,
@@ -95,7 +99,10 @@ export async function startWorkerChild(
   const heartbeat = startHeartbeat(publisher, names, `${hostname()}:${process.pid}`, (error) =>
     logger.debug({ err: error }, 'heartbeat failed'),
   );
-  logger.info({ concurrency: config.WORKER_CONCURRENCY, queue: names.queue }, 'worker ready');
+  logger.info(
+    { concurrency: config.WORKER_CONCURRENCY, queue: names.queue, redis: describeTopology(redis) },
+    'worker ready',
+  );
 
   const stats = startStatsLine({
     logger,

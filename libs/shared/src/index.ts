@@ -15,7 +15,14 @@ export {
   stringVar,
 } from './config/env-schema.js';
 export { ConfigError, type Env, loadConfig, loadConfigOrExit } from './config/load-config.js';
-export { commonVars, type UpstreamConfig, upstreamVars } from './config/schema.js';
+export {
+  describeTopology,
+  type RedisNode,
+  type RedisSettings,
+  type RedisTopology,
+  redisTopology,
+} from './config/redis-topology.js';
+export { commonVars, redisVars, type UpstreamConfig, upstreamVars } from './config/schema.js';
 export {
   type AnthropicErrorBody,
   type AnthropicMessage,

@@ -1,6 +1,13 @@
 /**
  * The Redis side of the shared code, apart from the main index so that a process without a
- * queue (a standalone gateway) never loads ioredis: connections by role, and worker presence.
+ * queue (a standalone gateway) never loads ioredis: connections by role and topology, pub/sub
+ * that suits the topology, and worker presence.
  */
-export { createRedis, type RedisRole } from './queue/redis-connection.js';
+export { ChannelPubSub, channelPubSub } from './queue/channel-pub-sub.js';
+export {
+  createRedis,
+  type RedisClient,
+  type RedisRole,
+  usesShardedPubSub,
+} from './queue/redis-connection.js';
 export { ALIVE_FOR_MS, HEARTBEAT_MS, startHeartbeat, workersAlive } from './queue/worker-presence.js';

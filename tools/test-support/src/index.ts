@@ -9,6 +9,18 @@ export { freePort } from './free-port.js';
 export { answers200 } from './http-ready.js';
 export { type InProcessGateway, startInProcessGateway } from './in-process-gateway.js';
 export type { LineMatcher } from './printed-lines.js';
+export { redisCli } from './redis-cli.js';
+export {
+  type RedisClusterOptions,
+  type RedisNodeProcess,
+  startRedisCluster,
+  type TestRedisCluster,
+} from './redis-cluster.js';
+export {
+  type RedisSentinelOptions,
+  startRedisSentinelGroup,
+  type TestRedisSentinelGroup,
+} from './redis-sentinel.js';
 export { type RedisOptions, startRedis, type TestRedis } from './redis-server.js';
 export {
   runToExit,
@@ -25,3 +37,4 @@ export {
   startStack,
   type WorkerSpec,
 } from './stack.js';
+export { makeTlsCertificate, type TlsCertificate } from './tls-certificate.js';

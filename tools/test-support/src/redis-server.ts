@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { freePort } from './free-port.js';
 import { type SpawnedProcess, spawnProcess, waitUntil } from './spawned-process.js';
 
@@ -14,6 +16,10 @@ export interface RedisOptions {
    * docker-compose.yml runs Redis, so a SIGKILL may lose up to a second of writes, as in production.
    */
   appendFsync?: 'always' | 'everysec';
+  /** An ACL user with every right, and the default user off: the URL then carries user and password. */
+  acl?: { user: string; password: string };
+  /** Serve TLS only (a `rediss://` URL), with this certificate (see `makeTlsCertificate`). */
+  tls?: { certFile: string; keyFile: string };
 }
 
 /** A real `redis-server` of the caller's own, on a free port, that can be stopped and started again. */
@@ -45,21 +51,60 @@ function serverArgs(port: number, options: RedisOptions): string[] {
           '--maxmemory-policy',
           'noeviction',
         ];
-  return ['--port', String(port), '--bind', '127.0.0.1', ...persistence, '--loglevel', 'warning'];
+  const listen =
+    options.tls === undefined
+      ? ['--port', String(port)]
+      : [
+          '--port',
+          '0',
+          '--tls-port',
+          String(port),
+          '--tls-cert-file',
+          options.tls.certFile,
+          '--tls-key-file',
+          options.tls.keyFile,
+          '--tls-ca-cert-file',
+          options.tls.certFile,
+          '--tls-auth-clients',
+          'no',
+        ];
+  const acl =
+    options.acl === undefined
+      ? []
+      : [
+          '--user',
+          'default',
+          'off',
+          '--user',
+          options.acl.user,
+          'on',
+          `>${options.acl.password}`,
+          '~*',
+          '&*',
+          '+@all',
+        ];
+  return [...listen, '--bind', '127.0.0.1', ...acl, ...persistence, '--loglevel', 'warning'];
 }
 
-function answersPing(port: number): Promise<boolean> {
+function answersPing(port: number, options: RedisOptions): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = new Socket();
+    const auth = options.acl === undefined ? '' : `AUTH ${options.acl.user} ${options.acl.password}\r\n`;
+    const ping = () => socket.write(`${auth}PING\r\n`);
+    const socket =
+      options.tls === undefined
+        ? new Socket().connect(port, '127.0.0.1', ping)
+        : connectTls({ port, host: '127.0.0.1', ca: readFileSync(options.tls.certFile) }, ping);
     socket.once('error', () => resolve(false));
     // A server that accepts but never answers would otherwise hold the poll past its deadline.
     socket.setTimeout(1_000, () => {
       socket.destroy();
       resolve(false);
     });
-    socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => {
-      resolve(data.toString().startsWith('+PONG'));
+    let replies = '';
+    socket.on('data', (data) => {
+      replies += data.toString();
+      if (!replies.endsWith('\r\n')) return;
+      resolve(replies.includes('+PONG'));
       socket.destroy();
     });
   });
@@ -71,7 +116,7 @@ async function launch(port: number, options: RedisOptions): Promise<SpawnedProce
   });
   try {
     // Ready when it answers PING: at loglevel warning redis-server prints nothing.
-    await waitUntil('PONG', server, () => answersPing(port), 10_000);
+    await waitUntil('PONG', server, () => answersPing(port, options), 10_000);
     return server;
   } catch (error) {
     await server.stop('SIGKILL');
@@ -90,7 +135,11 @@ export async function startRedis(options: RedisOptions = {}): Promise<TestRedis>
     server = await launch(port, options);
   };
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${options.tls === undefined ? 'redis' : 'rediss'}://${
+      options.acl === undefined
+        ? ''
+        : `${encodeURIComponent(options.acl.user)}:${encodeURIComponent(options.acl.password)}@`
+    }127.0.0.1:${port}`,
     port,
     get process() {
       return server;

@@ -1,6 +1,7 @@
 import {
   type Logger,
   nonStreamSettings,
+  redisTopology,
   type UpstreamObserver,
   type UpstreamSet,
 } from '@openai-proxy/shared';
@@ -18,11 +19,12 @@ export async function createCompleter(
   upstreams: UpstreamSet,
   observe: UpstreamObserver,
 ): Promise<NonStreamCompleter> {
-  if (config.REDIS_URL === undefined) {
+  const redis = redisTopology(config);
+  if (redis === undefined) {
     return new InProcessCompleter(upstreams, nonStreamSettings(config), observe);
   }
   const { QueuedCompleter } = await import('./queued-completer.js');
-  const completer = new QueuedCompleter({ ...config, REDIS_URL: config.REDIS_URL }, logger);
+  const completer = new QueuedCompleter({ ...config, redis }, logger);
   await completer.start().catch((error: unknown) => {
     // Redis may come later: ioredis keeps trying, and /health says degraded until it does.
     logger.warn({ err: error }, 'could not subscribe to the results channel yet');

@@ -12,10 +12,16 @@ import {
   type QueuedAnswer,
   type QueueNames,
   queueNames,
+  type RedisTopology,
 } from '@openai-proxy/shared';
-import { createRedis, workersAlive } from '@openai-proxy/shared/redis';
+import {
+  type ChannelPubSub,
+  channelPubSub,
+  createRedis,
+  type RedisClient,
+  workersAlive,
+} from '@openai-proxy/shared/redis';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { GatewayConfig } from '../config.js';
 import { Deadlines } from './deadlines.js';
 import type { CompletedAnswer, NonStreamCompleter, NonStreamJob } from './non-stream-completer.js';
@@ -35,7 +41,7 @@ type QueueSettings = Pick<
   | 'RESULT_POLL_INTERVAL_MS'
   | 'MAX_QUEUE_DEPTH'
   | 'NO_WORKERS_REFUSE_AFTER_MS'
-> & { REDIS_URL: string };
+> & { redis: RedisTopology };
 
 const queueUnavailable = () =>
   errors.unavailable('The job queue (Redis) is unavailable; try again shortly.', 'queue_unavailable', 2);
@@ -51,8 +57,9 @@ export class QueuedCompleter implements NonStreamCompleter {
   readonly gatewayId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly names: QueueNames;
   private readonly replyTo: string;
-  private readonly commands: Redis;
-  private readonly subscriber: Redis;
+  private readonly commands: RedisClient;
+  private readonly subscriber: RedisClient;
+  private readonly pubSub: ChannelPubSub;
   private readonly queue: Queue;
   private readonly pending = new Map<string, Waiter>();
   private readonly deadlines = new Deadlines<string>(
@@ -75,14 +82,15 @@ export class QueuedCompleter implements NonStreamCompleter {
   ) {
     this.names = queueNames(config.QUEUE_PREFIX);
     this.replyTo = this.names.resultsChannel(this.gatewayId);
-    this.commands = createRedis(config.REDIS_URL, 'queue', `gateway:${this.gatewayId}`);
-    this.subscriber = createRedis(config.REDIS_URL, 'subscriber', `gateway-sub:${this.gatewayId}`);
+    this.pubSub = channelPubSub(config.redis);
+    this.commands = createRedis(config.redis, 'queue', `gateway:${this.gatewayId}`);
+    this.subscriber = createRedis(config.redis, 'subscriber', `gateway-sub:${this.gatewayId}`);
     this.queue = new Queue(this.names.queue, { connection: this.commands, prefix: this.names.prefix });
     this.countWorkers = workersAlive(this.commands, this.names);
     this.commands.on('error', (error) => this.logger.warn({ err: error }, 'redis (queue) error'));
     this.subscriber.on('error', (error) => this.logger.warn({ err: error }, 'redis (subscriber) error'));
     this.queue.on('error', (error) => this.logger.warn({ err: error }, 'queue error'));
-    this.subscriber.on('message', (_channel: string, message: string) => this.onMessage(message));
+    this.pubSub.onMessage(this.subscriber, (_channel, message) => this.onMessage(message));
     // After a reconnect ioredis subscribes again by itself; answers published meanwhile found
     // no listener, so the workers stored them: collect them for every waiter at once.
     this.subscriber.on('ready', () => {
@@ -99,7 +107,7 @@ export class QueuedCompleter implements NonStreamCompleter {
 
   /** Subscribes to this gateway's channel; call once before serving. */
   async start(): Promise<void> {
-    await this.subscriber.subscribe(this.replyTo);
+    await this.pubSub.subscribe(this.subscriber, this.replyTo);
     this.subscribed = true;
     await this.sample();
   }
@@ -276,7 +284,7 @@ export class QueuedCompleter implements NonStreamCompleter {
     try {
       await Promise.all([
         this.queue.remove(jobId).catch(() => 0),
-        this.commands.publish(this.names.cancelChannel, jobId),
+        this.pubSub.publish(this.commands, this.names.cancelChannel, jobId),
       ]);
     } catch (error) {
       this.logger.warn({ err: error, jobId }, 'could not cancel a job');

@@ -1,6 +1,5 @@
-import type { Logger } from '@openai-proxy/shared';
-import { createRedis } from '@openai-proxy/shared/redis';
-import type { Redis } from 'ioredis';
+import { type Logger, redisTopology } from '@openai-proxy/shared';
+import { createRedis, type RedisClient } from '@openai-proxy/shared/redis';
 import {
   type RateLimiterAbstract,
   RateLimiterMemory,
@@ -22,7 +21,7 @@ export interface LimitDecision {
 const REDIS_READY_WAIT_MS = 2_000;
 
 /** Resolves once `redis` is ready, or after `ms` (Redis may come later; memory counts meanwhile). */
-function connected(redis: Redis, ms: number): Promise<void> {
+function connected(redis: RedisClient, ms: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
@@ -56,11 +55,13 @@ export interface RequestLimiter {
 export function createRequestLimiter(config: GatewayConfig, logger: Logger): RequestLimiter | undefined {
   if (config.RATE_LIMIT_REQUESTS === 0) return undefined;
   const options = { points: config.RATE_LIMIT_REQUESTS, duration: config.RATE_LIMIT_WINDOW_SECONDS };
-  if (config.REDIS_URL === undefined) {
+  const topology = redisTopology(config);
+  if (topology === undefined) {
     return flexibleLimiter(new RateLimiterMemory(options), options.points, logger, async () => {});
   }
   // Its own fail-fast connection, so a Redis outage turns into the in-memory fallback at once.
-  const redis = createRedis(config.REDIS_URL, 'queue', 'gateway-ratelimit');
+  // On a Cluster the counters share the queue's `{…}` slot (the key prefix carries the tag).
+  const redis = createRedis(topology, 'queue', 'gateway-ratelimit');
   redis.on('error', (error) => logger.debug({ err: error }, 'redis (rate limit) error'));
   const limiter = new RateLimiterRedis({
     storeClient: redis,

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { upstreamSpecs } from '../upstream/upstream-specs.js';
 import { ConfigError } from './config-error.js';
+import { type RedisSettings, redisTopology } from './redis-topology.js';
 import type { UpstreamConfig } from './schema.js';
 
 export { ConfigError };
@@ -11,7 +12,10 @@ export type Env = Record<string, string | undefined>;
  * An app's configuration from the environment, checked against its schema (which includes the
  * upstream variables): every bad variable is named with what it expected.
  */
-export function loadConfig<T extends z.ZodType<UpstreamConfig>>(schema: T, env: Env): z.infer<T> {
+export function loadConfig<T extends z.ZodType<UpstreamConfig & RedisSettings>>(
+  schema: T,
+  env: Env,
+): z.infer<T> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map(
@@ -30,6 +34,8 @@ export function loadConfig<T extends z.ZodType<UpstreamConfig>>(schema: T, env: 
   }
   // The file is read here too, so a bad one stops the process before anything starts.
   upstreamSpecs(config, env);
+  // Exactly one Redis topology, complete: checked here so a bad one stops the process at start.
+  redisTopology(config);
   return config;
 }
 

@@ -46,10 +46,30 @@ export const upstreamVars = {
   UPSTREAM_COOLDOWN_MAX_MS: intVar(60_000, 0),
 } as const;
 
+/**
+ * Where Redis is: exactly one of one server, Sentinel or Cluster (redis-topology.ts checks the
+ * combination). None at all: the gateway's standalone mode (no queue).
+ */
+export const redisVars = {
+  /** One server: `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
+  REDIS_URL: optionalStringVar(),
+  /** Sentinel: the sentinels as `host:port,…`; with REDIS_SENTINEL_MASTER. */
+  REDIS_SENTINELS: listVar(),
+  /** Sentinel: the name the sentinels monitor the master by. */
+  REDIS_SENTINEL_MASTER: optionalStringVar(),
+  /** Sentinel: the password of the sentinels themselves (`requirepass` in sentinel.conf), if any. */
+  REDIS_SENTINEL_PASSWORD: optionalStringVar(),
+  /** Cluster: some of its nodes as `host:port,…` (the rest are discovered). */
+  REDIS_CLUSTER_NODES: listVar(),
+  /** Sentinel or Cluster: the ACL user of the Redis nodes (REDIS_URL carries its own). */
+  REDIS_USERNAME: optionalStringVar(),
+  /** Sentinel or Cluster: the password of the Redis nodes (REDIS_URL carries its own). */
+  REDIS_PASSWORD: optionalStringVar(),
+} as const;
+
 export const commonVars = {
   ...upstreamVars,
-  /** Unset: standalone mode (no queue). */
-  REDIS_URL: optionalStringVar(),
+  ...redisVars,
   /** Prefix of every Redis key and channel; keep the braces (Redis Cluster hash tag). */
   QUEUE_PREFIX: stringVar('{oaip}'),
   LOG_LEVEL: logLevelVar(),

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { QueueNames } from './names.js';
+import type { RedisClient } from './redis-connection.js';
 
 /**
  * How gateways know whether any worker is alive: each worker process adds itself to a sorted
@@ -30,15 +30,15 @@ interface PresenceCommands {
   workersAlive(key: string): Promise<number>;
 }
 
-function withPresence(redis: Redis): Redis & PresenceCommands {
+function withPresence(redis: RedisClient): RedisClient & PresenceCommands {
   redis.defineCommand('workerBeat', { numberOfKeys: 1, lua: BEAT });
   redis.defineCommand('workersAlive', { numberOfKeys: 1, lua: COUNT_ALIVE });
-  return redis as Redis & PresenceCommands;
+  return redis as RedisClient & PresenceCommands;
 }
 
 /** The worker's side: beat now and every HEARTBEAT_MS; `stop()` leaves the set at once. */
 export function startHeartbeat(
-  redis: Redis,
+  redis: RedisClient,
   names: QueueNames,
   workerId: string,
   onError: (error: unknown) => void,
@@ -59,7 +59,7 @@ export function startHeartbeat(
 }
 
 /** The gateway's side: how many workers beat within the last ALIVE_FOR_MS. */
-export function workersAlive(redis: Redis, names: QueueNames): () => Promise<number> {
+export function workersAlive(redis: RedisClient, names: QueueNames): () => Promise<number> {
   const presence = withPresence(redis);
   return () => presence.workersAlive(names.workersKey);
 }
