@@ -30,7 +30,15 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       ? (await import('./security/request-limiter.js')).createRequestLimiter(config, logger)
       : undefined;
   await limiter?.ready?.();
-  const app = createServer({ config, logger, metrics, upstreams, completer, limiter });
+  // bull-board is loaded only when the admin routes are on and there is a queue to show.
+  const board =
+    config.ADMIN_API_KEYS.length > 0 && config.REDIS_URL !== undefined
+      ? (await import('./admin/queue-board.js')).createQueueBoard(
+          { ...config, REDIS_URL: config.REDIS_URL },
+          logger,
+        )
+      : undefined;
+  const app = createServer({ config, logger, metrics, upstreams, completer, limiter, board });
   // Head size and head/request timeouts are enforced by Node before Express runs (slow-loris).
   const server = createHttpServer(httpServerOptions(config), app);
   answerClientErrors(server, metrics);
@@ -70,6 +78,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       clearTimeout(graceTimer);
       server.closeAllConnections();
       await completer.close();
+      await board?.close();
       await limiter?.close();
       await upstreams.close();
     })();

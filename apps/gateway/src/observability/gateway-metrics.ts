@@ -1,4 +1,9 @@
-import { type AnswerTokens, collectRuntimeMetrics, DURATION_BUCKETS, tokenCounter } from '@openai-proxy/shared';
+import {
+  type AnswerTokens,
+  collectRuntimeMetrics,
+  DURATION_BUCKETS,
+  tokenCounter,
+} from '@openai-proxy/shared';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /**

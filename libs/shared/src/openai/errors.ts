@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   missing_api_key: invalid(401),
   invalid_api_key: invalid(401),
   not_found: invalid(404),
+  /** A change asked of the queue dashboard while ADMIN_QUEUE_ACTIONS is off. */
+  queue_read_only: invalid(405),
   /** The client took too long to send its request (head or body). */
   request_timeout: invalid(408),
   request_too_large: invalid(413),
