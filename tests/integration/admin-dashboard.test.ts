@@ -202,7 +202,11 @@ describe('the queue dashboard in a browser', () => {
       { timeout: 15_000 },
       STALLED,
     );
-    await page.screenshot({ path: new URL('admin-queues-failed.png', ARTIFACTS).pathname });
+    await page.screenshot({
+      path: new URL('admin-queues-failed.png', ARTIFACTS).pathname,
+      // The header, the counts and the failure (the README shows this one, docs/admin-queues.png).
+      clip: { x: 0, y: 0, width: 1280, height: 400 },
+    });
     expectNoSecrets('the failed job', await html(page));
     // Its data tab: the model, the body hidden, and no client key left in it.
     await openDataTab(page);
