@@ -1,7 +1,7 @@
 import type { CompletionJobData } from '@openai-proxy/shared';
 
 /** What the queue dashboard shows of a job's data instead of the request body. */
-export function hiddenBody(bytes: number): string {
+function hiddenBody(bytes: number): string {
   return `hidden (${bytes} bytes; ADMIN_SHOW_CONTENT=true shows the request)`;
 }
 
