@@ -1,4 +1,4 @@
-import { commonVars, type Env, intVar, listVar, loadConfig, stringVar } from '@openai-proxy/shared';
+import { boolVar, commonVars, type Env, intVar, listVar, loadConfig, stringVar } from '@openai-proxy/shared';
 import { z } from 'zod';
 
 /**
@@ -28,10 +28,25 @@ const guardVars = {
   CORS_ORIGINS: listVar(),
 } as const;
 
+/**
+ * The operator's pages: `/admin/status` and the queue dashboard at `/admin/queues`. Off (404)
+ * until keys are set; what they show of a job never includes a client's key, and its messages
+ * only when asked for.
+ */
+const adminVars = {
+  /** Keys for the admin routes (`Authorization: Bearer <key>`, or a browser's Basic password). Empty: no admin routes. */
+  ADMIN_API_KEYS: listVar(),
+  /** Lets the queue dashboard retry, remove, pause and clean jobs; read-only otherwise. */
+  ADMIN_QUEUE_ACTIONS: boolVar(false),
+  /** Shows a job's request body (the prompt) in the queue dashboard; hidden otherwise. */
+  ADMIN_SHOW_CONTENT: boolVar(false),
+} as const;
+
 /** Every variable the gateway reads, with its default. */
 export const gatewayVars = {
   ...commonVars,
   ...guardVars,
+  ...adminVars,
   PORT: intVar(3000, 0, 65_535),
   HOST: stringVar('0.0.0.0'),
   GATEWAY_PROCESSES: intVar(1, 1),

@@ -43,7 +43,13 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       ? (await import('./security/request-limiter.js')).createRequestLimiter(config, logger)
       : undefined;
   await limiter?.ready?.();
-  const app = createServer({ config, logger, metrics, upstreams, completer, limiter });
+  const redis = redisTopology(config);
+  // bull-board is loaded only when the admin routes are on and there is a queue to show.
+  const board =
+    config.ADMIN_API_KEYS.length > 0 && redis !== undefined
+      ? (await import('./admin/queue-board.js')).createQueueBoard({ ...config, redis }, logger)
+      : undefined;
+  const app = createServer({ config, logger, metrics, upstreams, completer, limiter, board });
   // Head size and head/request timeouts are enforced by Node before Express runs (slow-loris).
   const server = createHttpServer(httpServerOptions(config), app);
   answerClientErrors(server, metrics);
@@ -54,7 +60,6 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   });
   const { port } = server.address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
-  const redis = redisTopology(config);
   logger.info(
     {
       port,
@@ -90,6 +95,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       clearTimeout(graceTimer);
       server.closeAllConnections();
       await completer.close();
+      await board?.close();
       await limiter?.close();
       await upstreams.close();
     })();

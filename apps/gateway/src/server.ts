@@ -1,5 +1,7 @@
 import { type Logger, type UpstreamSet, upstreamObserver, upstreamTimeouts } from '@openai-proxy/shared';
 import express, { type Express } from 'express';
+import { addAdminRoutes } from './admin/admin-routes.js';
+import type { QueueBoard } from './admin/queue-board.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayMetrics } from './observability/gateway-metrics.js';
 import { createGuard } from './pipeline/guard.js';
@@ -21,6 +23,8 @@ export interface GatewayDeps {
   completer: NonStreamCompleter;
   /** Set when RATE_LIMIT_REQUESTS is; shared through Redis in queue mode (startGateway builds it). */
   limiter?: RequestLimiter | undefined;
+  /** The queue dashboard: set with ADMIN_API_KEYS in queue mode (startGateway loads it). */
+  board?: QueueBoard | undefined;
 }
 
 /**
@@ -72,6 +76,14 @@ export function createServer(deps: GatewayDeps): Express {
   app.get('/health', door.route('/health', false, health(routeDeps)));
   app.get('/ready', door.route('/ready', false, ready(routeDeps)));
   app.get('/metrics', door.route('/metrics', false, metricsRoute(routeDeps)));
+  // The operator's routes, last: a request on the completion path never walks past them.
+  if (config.ADMIN_API_KEYS.length > 0)
+    addAdminRoutes(app, door, {
+      config,
+      completer: deps.completer,
+      upstreams: deps.upstreams,
+      board: deps.board,
+    });
   app.use((req, res, next) => {
     const label: RouteLabel = PROBE_ROUTES.has(req.path) ? (req.path as RouteLabel) : 'other';
     door.route(label, true, () => {

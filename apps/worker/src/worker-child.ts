@@ -85,6 +85,12 @@ export async function startWorkerChild(
   worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
   worker.on('failed', (job, error) => {
     logger.error({ err: error, jobId: job?.id }, 'job failed');
+    // A failed job may be kept for the queue dashboard (the gateway decides): not with the
+    // client's key in it. Nothing to do where it was removed at once.
+    if (job?.data.auth !== undefined) {
+      const { auth: _key, ...withoutKey } = job.data;
+      job.updateData(withoutKey).catch(() => undefined);
+    }
     // BullMQ gave up on the job (it stalled more than once, its worker dying each time): its
     // client still waits, so it gets a 502 now instead of a 504 at its deadline.
     if (job === undefined || Date.now() >= job.data.deadline) return;

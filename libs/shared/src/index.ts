@@ -31,6 +31,7 @@ export {
 } from './messages/index.js';
 export { DURATION_BUCKETS } from './observability/buckets.js';
 export { createLogger, type Logger, redactedPaths } from './observability/logger.js';
+export { collectRuntimeMetrics } from './observability/runtime-metrics.js';
 export { counterSum, type StatsTotals, startStatsLine } from './observability/stats-line.js';
 export { type AnswerTokens, MAX_MODEL_LABELS, tokenCounter } from './observability/token-counter.js';
 export { type UpstreamMetrics, upstreamObserver } from './observability/upstream-observer.js';

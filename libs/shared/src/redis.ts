@@ -10,4 +10,10 @@ export {
   type RedisRole,
   usesShardedPubSub,
 } from './queue/redis-connection.js';
-export { ALIVE_FOR_MS, HEARTBEAT_MS, startHeartbeat, workersAlive } from './queue/worker-presence.js';
+export {
+  ALIVE_FOR_MS,
+  HEARTBEAT_MS,
+  liveWorkerIds,
+  startHeartbeat,
+  workersAlive,
+} from './queue/worker-presence.js';

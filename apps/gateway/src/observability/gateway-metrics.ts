@@ -1,5 +1,10 @@
-import { type AnswerTokens, DURATION_BUCKETS, tokenCounter } from '@openai-proxy/shared';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+import {
+  type AnswerTokens,
+  collectRuntimeMetrics,
+  DURATION_BUCKETS,
+  tokenCounter,
+} from '@openai-proxy/shared';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /**
  * The gateway's metrics, on a registry passed in (never prom-client's global one, so tests and
@@ -29,7 +34,7 @@ export function createGatewayMetrics(
   registry: Registry,
   options: { defaultMetrics?: boolean } = {},
 ): GatewayMetrics {
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'openai_proxy_' });
+  if (options.defaultMetrics ?? true) collectRuntimeMetrics(registry);
   const registers = [registry];
   const tokens = new Counter({
     name: 'openai_proxy_tokens_total',

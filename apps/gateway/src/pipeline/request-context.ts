@@ -11,6 +11,8 @@ export type RouteLabel =
   | '/health'
   | '/ready'
   | '/metrics'
+  | '/admin/status'
+  | '/admin/queues'
   | 'other';
 
 /**

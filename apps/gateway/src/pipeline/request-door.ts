@@ -53,12 +53,14 @@ export function createDoor(options: DoorOptions) {
     if (ctx.queueWaitMs !== undefined) metrics.queueWait.observe(ctx.queueWaitMs / 1000);
     if (ctx.queued) metrics.queuedRequestDuration.observe({ status: answerStatus }, seconds);
     if (ctx.group !== null) countRouted(ctx.group, status);
-    const query = req.url.indexOf('?');
+    // The whole path: under a mount (`/v1`, `/admin/queues`) Express leaves `req.url` without it.
+    const target = req.originalUrl;
+    const query = target.indexOf('?');
     logger.info(
       {
         requestId: ctx.id,
         method: req.method,
-        path: query < 0 ? req.url : req.url.slice(0, query),
+        path: query < 0 ? target : target.slice(0, query),
         status,
         ...(answerStatus === status ? {} : { answerStatus }),
         durationMs: Math.round(seconds * 1000),
@@ -72,6 +74,8 @@ export function createDoor(options: DoorOptions) {
   };
 
   return {
+    /** Requests held now against MAX_INFLIGHT (probes aside). */
+    inflight: (): number => inflight,
     /**
      * The Express handler of one route; `counted` routes count against the in-flight limit. Its
      * errors, the door's own refusals included, take `dialect`'s shape.

@@ -41,7 +41,14 @@ type QueueSettings = Pick<
   | 'RESULT_POLL_INTERVAL_MS'
   | 'MAX_QUEUE_DEPTH'
   | 'NO_WORKERS_REFUSE_AFTER_MS'
+  | 'ADMIN_API_KEYS'
 > & { redis: RedisTopology };
+
+/**
+ * With the queue dashboard on, failed jobs stay for it to show why (the newest 100, a day at
+ * most); otherwise a job's keys go as soon as it fails, like a completed job's.
+ */
+const KEPT_FAILED_JOBS = { count: 100, age: 24 * 3600 };
 
 const queueUnavailable = () =>
   errors.unavailable('The job queue (Redis) is unavailable; try again shortly.', 'queue_unavailable', 2);
@@ -170,7 +177,7 @@ export class QueuedCompleter implements NonStreamCompleter {
       await this.queue.add(job.kind, data, {
         jobId,
         removeOnComplete: true,
-        removeOnFail: true,
+        removeOnFail: this.config.ADMIN_API_KEYS.length > 0 ? KEPT_FAILED_JOBS : true,
         attempts: 1,
       });
     } catch {

@@ -1,5 +1,10 @@
-import { type AnswerTokens, DURATION_BUCKETS, tokenCounter } from '@openai-proxy/shared';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+import {
+  type AnswerTokens,
+  collectRuntimeMetrics,
+  DURATION_BUCKETS,
+  tokenCounter,
+} from '@openai-proxy/shared';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /**
  * Metrics of one worker child. The cluster primary sums its children's registries
@@ -22,8 +27,7 @@ export function createWorkerMetrics(
   registry: Registry,
   options: { defaultMetrics?: boolean } = {},
 ): WorkerMetrics {
-  if (options.defaultMetrics ?? true)
-    collectDefaultMetrics({ register: registry, prefix: 'openai_proxy_worker_' });
+  if (options.defaultMetrics ?? true) collectRuntimeMetrics(registry);
   const registers = [registry];
   const tokens = new Counter({
     name: 'openai_proxy_worker_tokens_total',

@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   not_found: invalid(404),
   /** No configured upstream serves the requested model (UPSTREAMS_FILE's `models` and `aliases`). */
   model_not_found: invalid(404),
+  /** A change asked of the queue dashboard while ADMIN_QUEUE_ACTIONS is off. */
+  queue_read_only: invalid(405),
   /** The client took too long to send its request (head or body). */
   request_timeout: invalid(408),
   request_too_large: invalid(413),

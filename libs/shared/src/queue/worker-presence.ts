@@ -25,14 +25,19 @@ return 1`;
 const COUNT_ALIVE = `${NOW_MS}
 return redis.call('ZCOUNT', KEYS[1], now - ${ALIVE_FOR_MS}, '+inf')`;
 
+const LIST_ALIVE = `${NOW_MS}
+return redis.call('ZRANGEBYSCORE', KEYS[1], now - ${ALIVE_FOR_MS}, '+inf')`;
+
 interface PresenceCommands {
   workerBeat(key: string, workerId: string): Promise<number>;
   workersAlive(key: string): Promise<number>;
+  workersAliveIds(key: string): Promise<string[]>;
 }
 
 function withPresence(redis: RedisClient): RedisClient & PresenceCommands {
   redis.defineCommand('workerBeat', { numberOfKeys: 1, lua: BEAT });
   redis.defineCommand('workersAlive', { numberOfKeys: 1, lua: COUNT_ALIVE });
+  redis.defineCommand('workersAliveIds', { numberOfKeys: 1, lua: LIST_ALIVE });
   return redis as RedisClient & PresenceCommands;
 }
 
@@ -62,4 +67,10 @@ export function startHeartbeat(
 export function workersAlive(redis: RedisClient, names: QueueNames): () => Promise<number> {
   const presence = withPresence(redis);
   return () => presence.workersAlive(names.workersKey);
+}
+
+/** Which workers beat within the last ALIVE_FOR_MS: their ids, `<host>:<pid>` (the operator's view). */
+export function liveWorkerIds(redis: RedisClient, names: QueueNames): () => Promise<string[]> {
+  const presence = withPresence(redis);
+  return () => presence.workersAliveIds(names.workersKey);
 }

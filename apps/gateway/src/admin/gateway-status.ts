@@ -1,0 +1,89 @@
+import { createRequire } from 'node:module';
+import type { UpstreamSet } from '@openai-proxy/shared';
+import type { GatewayConfig } from '../config.js';
+import type { RouteHandler } from '../pipeline/request-door.js';
+import type { NonStreamCompleter } from '../relay/non-stream-completer.js';
+
+/** The gateway package's own version (apps/gateway/package.json, beside both src/ and dist/). */
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+const STARTED_AT = new Date(Date.now() - process.uptime() * 1000);
+
+export interface StatusSources {
+  config: GatewayConfig;
+  completer: NonStreamCompleter;
+  upstreams: UpstreamSet;
+  /** Requests this process holds now (probes and admin routes aside), as MAX_INFLIGHT counts them. */
+  inFlight(): number;
+  /** Queue mode: the ids of the live worker processes. */
+  liveWorkers?: (() => Promise<string[]>) | undefined;
+}
+
+/**
+ * `GET /admin/status`: one look at this gateway process, for an operator whose clients see
+ * errors: is Redis there, which upstreams are cooling down and for how long, are workers
+ * alive, how deep is the queue, how busy is this process, and which limits it applies.
+ * It names upstreams by their label (the host), never by URL, and holds no key.
+ */
+export function gatewayStatus(sources: StatusSources): RouteHandler {
+  const { config, completer, upstreams } = sources;
+  return async (_req, res) => {
+    const now = Date.now();
+    const queueMode = completer.mode === 'queue';
+    const [queue, workerIds] = await Promise.all([
+      queueMode ? completer.sampleQueue().catch(() => ({})) : undefined,
+      sources.liveWorkers?.().catch(() => undefined),
+    ]);
+    const redisReady = completer.isReady();
+    res.json({
+      mode: completer.mode,
+      version: VERSION,
+      node: process.version,
+      pid: process.pid,
+      startedAt: STARTED_AT.toISOString(),
+      uptimeSeconds: Math.round(process.uptime()),
+      redis: queueMode ? (redisReady ? 'ok' : 'unavailable') : 'not_used',
+      upstreams: upstreams.all.map((upstream) => ({
+        label: upstream.label,
+        healthy: upstream.health.isHealthy(now),
+        consecutiveFailures: upstream.health.failures,
+        coolingDownForMs: Math.max(0, upstream.health.recoversAt - now),
+      })),
+      workers: queueMode
+        ? {
+            alive: workerIds?.length ?? null,
+            ids: workerIds ?? null,
+            refusingNewJobs: completer.workersMissing(),
+          }
+        : null,
+      queue: queueMode ? (redisReady && queue !== undefined ? queue : null) : null,
+      inFlight: sources.inFlight(),
+      limits: limitsInForce(config),
+    });
+  };
+}
+
+/** The settings that decide when a request is refused, cut short or slowed. */
+function limitsInForce(config: GatewayConfig) {
+  return {
+    maxInflight: config.MAX_INFLIGHT,
+    maxQueueDepth: config.MAX_QUEUE_DEPTH,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    maxJsonDepth: config.MAX_JSON_DEPTH,
+    rateLimit:
+      config.RATE_LIMIT_REQUESTS > 0
+        ? { requests: config.RATE_LIMIT_REQUESTS, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS }
+        : null,
+    requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+    noWorkersRefuseAfterMs: config.NO_WORKERS_REFUSE_AFTER_MS,
+    upstreamMaxTries: config.UPSTREAM_MAX_TRIES,
+    upstreamTimeoutsMs: {
+      connect: config.UPSTREAM_CONNECT_TIMEOUT_MS,
+      firstByte: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+      idle: config.UPSTREAM_IDLE_TIMEOUT_MS,
+      total: config.UPSTREAM_TOTAL_TIMEOUT_MS,
+    },
+    gatewayKeysRequired: config.GATEWAY_API_KEYS.length > 0,
+    queueActions: config.ADMIN_QUEUE_ACTIONS,
+    showContent: config.ADMIN_SHOW_CONTENT,
+  };
+}

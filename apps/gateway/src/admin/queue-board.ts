@@ -1,0 +1,76 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import { type Logger, queueNames, type RedisTopology } from '@openai-proxy/shared';
+import { createRedis, liveWorkerIds } from '@openai-proxy/shared/redis';
+import { Queue } from 'bullmq';
+import type { Request, Response } from 'express';
+import type { GatewayConfig } from '../config.js';
+import { jobDataForBoard } from './job-view.js';
+
+export const QUEUE_BOARD_PATH = '/admin/queues';
+
+/** bull-board on the job queue, and what /admin/status reads from Redis beside it. */
+export interface QueueBoard {
+  /** bull-board's Express app, to be called under QUEUE_BOARD_PATH. */
+  handle(req: Request, res: Response, next: (error?: unknown) => void): void;
+  /** The ids of the worker processes alive now (see worker-presence.ts). */
+  liveWorkers(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+type BoardSettings = Pick<GatewayConfig, 'QUEUE_PREFIX' | 'ADMIN_QUEUE_ACTIONS' | 'ADMIN_SHOW_CONTENT'> & {
+  redis: RedisTopology;
+};
+
+/**
+ * bull-board (`@bull-board/api`, its BullMQ adapter and `@bull-board/express`) on a connection
+ * of its own, so a dashboard left open never queues behind, or slows, the completion path's
+ * Redis traffic. Read-only unless ADMIN_QUEUE_ACTIONS; job data goes through `jobDataForBoard`.
+ */
+export function createQueueBoard(settings: BoardSettings, logger: Logger): QueueBoard {
+  const names = queueNames(settings.QUEUE_PREFIX);
+  const connection = createRedis(settings.redis, 'queue', `gateway-admin:${process.pid}`);
+  connection.on('error', (error) => logger.warn({ err: error }, 'redis (admin) error'));
+  const queue = new Queue(names.queue, { connection, prefix: names.prefix });
+  queue.on('error', (error) => logger.warn({ err: error }, 'admin queue error'));
+  const actions = settings.ADMIN_QUEUE_ACTIONS;
+  const adapter = new BullMQAdapter(queue, {
+    readOnlyMode: !actions,
+    allowRetries: actions,
+    displayName: 'completions',
+    description: 'Non-stream requests waiting for, or held by, a worker.',
+  });
+  adapter.setFormatter('data', (data: unknown) => jobDataForBoard(data, settings.ADMIN_SHOW_CONTENT));
+  const server = new ExpressAdapter();
+  server.setBasePath(QUEUE_BOARD_PATH);
+  createBullBoard({
+    queues: [adapter],
+    serverAdapter: server,
+    options: {
+      uiConfig: {
+        boardTitle: 'openai-proxy',
+        hideDocsLink: true,
+        miscLinks: [{ text: 'Gateway status (JSON)', url: '/admin/status' }],
+      },
+    },
+  });
+  const app = server.getRouter() as {
+    (req: Request, res: Response, next: (error?: unknown) => void): void;
+    disable(setting: string): void;
+  };
+  app.disable('x-powered-by');
+  const alive = liveWorkerIds(connection, names);
+  let closing: Promise<void> | undefined;
+  return {
+    handle: (req, res, next) => app(req, res, next),
+    liveWorkers: () => alive(),
+    close() {
+      closing ??= (async () => {
+        await queue.close().catch(() => undefined);
+        connection.disconnect();
+      })();
+      return closing;
+    },
+  };
+}
