@@ -226,7 +226,7 @@ describe('the queue dashboard’s actions and content', () => {
     expect(jobOf(shown.text)).toMatchObject({
       model: 'status-model',
       clientKey: 'hidden (authorization)',
-      body: { messages: [{ role: 'user', content: PROMPT }], stream: true },
+      body: { model: 'status-model', messages: [{ role: 'user', content: PROMPT }] },
     });
     expect(jobOf(hidden.text)).toMatchObject({
       model: 'status-model',

@@ -1,4 +1,4 @@
-import type { CompletionJobData } from '@openai-proxy/shared';
+import type { CompletionJobData, FoldBody } from '@openai-proxy/shared';
 
 /** What the queue dashboard shows of a job's data instead of the request body. */
 function hiddenBody(bytes: number): string {
@@ -15,25 +15,31 @@ function hiddenBody(bytes: number): string {
 export function jobDataForBoard(data: unknown, showContent: boolean): Record<string, unknown> {
   if (typeof data !== 'object' || data === null) return {};
   const job = data as Partial<CompletionJobData>;
-  const body = typeof job.body === 'string' ? job.body : '';
+  const body = job.body;
+  const rest = typeof body?.rest === 'string' ? body.rest : '';
   return {
     kind: job.kind,
     requestId: job.requestId,
-    model: modelOf(body),
+    model: typeof body?.model === 'string' ? body.model : undefined,
     acceptedAt: isoTime(job.acceptedAt),
     deadline: isoTime(job.deadline),
     // None: the upstream keys are the server's own, or the job failed (workers drop the key then).
     clientKey: job.auth === undefined ? 'none' : `hidden (${job.auth.header})`,
     headers: job.headers,
-    body: showContent ? parsedOrText(body) : hiddenBody(Buffer.byteLength(body)),
+    body: showContent ? requestOf(body) : hiddenBody(Buffer.byteLength(rest)),
   };
 }
 
-function modelOf(body: string): string | undefined {
-  const parsed = parsedOrText(body);
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { model } = parsed as { model?: unknown };
-  return typeof model === 'string' ? model : undefined;
+/** The client's request as the job carries it: its model, every other field, its stream options. */
+function requestOf(body: Partial<FoldBody> | undefined): unknown {
+  if (body === undefined) return undefined;
+  const rest = typeof body.rest === 'string' ? parsedOrText(body.rest) : undefined;
+  const fields = typeof rest === 'object' && rest !== null ? rest : { rest };
+  return {
+    model: body.model,
+    ...fields,
+    ...(body.streamOptions === undefined ? {} : { stream_options: body.streamOptions }),
+  };
 }
 
 function parsedOrText(body: string): unknown {
