@@ -73,6 +73,28 @@ export async function waitFor(
 }
 
 /**
+ * The arguments of a data node of a test group (cluster, master, replica): loopback only, its own
+ * snapshot file in a shared folder (or a replica's first sync would load another node's data),
+ * nothing written to disk unless asked, quiet logs.
+ */
+export const dataNodeArgs = (port: number, dir: string): string[] => [
+  '--port',
+  String(port),
+  '--bind',
+  '127.0.0.1',
+  '--dir',
+  dir,
+  '--dbfilename',
+  `dump-${port}.rdb`,
+  '--save',
+  '',
+  '--appendonly',
+  'no',
+  '--loglevel',
+  'warning',
+];
+
+/**
  * Starts `masters × (1 + replicasPerMaster)` redis-servers in cluster mode (each with its own
  * cluster-bus port, so no port+10000 clash) and joins them with `redis-cli --cluster create`.
  * Resolves once every node reports `cluster_state:ok`.
@@ -94,10 +116,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
           const node = await launchRedisNode(
             `redis-cluster-${index}`,
             (port, [busPort]) => [
-              '--port',
-              String(port),
-              '--bind',
-              '127.0.0.1',
+              ...dataNodeArgs(port, dir),
               '--cluster-enabled',
               'yes',
               '--cluster-port',
@@ -107,18 +126,6 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
               // A dead master is noticed, and its replica promoted, within a few seconds.
               '--cluster-node-timeout',
               '2000',
-              '--dir',
-              dir,
-              // One folder for all: each node its own snapshot file, or a replica's initial sync
-              // would load another node's data.
-              '--dbfilename',
-              `dump-${port}.rdb`,
-              '--save',
-              '',
-              '--appendonly',
-              'no',
-              '--loglevel',
-              'warning',
             ],
             1,
           );

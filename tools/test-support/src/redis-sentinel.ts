@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { redisCli } from './redis-cli.js';
-import { launchRedisNode, type RedisNodeProcess, waitFor } from './redis-cluster.js';
+import { dataNodeArgs, launchRedisNode, type RedisNodeProcess, waitFor } from './redis-cluster.js';
 
 export interface RedisSentinelOptions {
   /** The name the sentinels monitor the master by. Default `mymaster`. */
@@ -30,23 +30,6 @@ export interface TestRedisSentinelGroup {
   stop(): Promise<void>;
 }
 
-const dataArgs = (port: number, dir: string) => [
-  '--port',
-  String(port),
-  '--bind',
-  '127.0.0.1',
-  '--dir',
-  dir,
-  '--dbfilename',
-  `dump-${port}.rdb`,
-  '--save',
-  '',
-  '--appendonly',
-  'no',
-  '--loglevel',
-  'warning',
-];
-
 /**
  * Starts a master, one replica of it and `sentinels` sentinels (`redis-server <conf> --sentinel`,
  * each with its own config file, which Sentinel rewrites). Resolves once every sentinel knows
@@ -65,11 +48,11 @@ export async function startRedisSentinelGroup(
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const master = await launchRedisNode('redis-master', (port) => dataArgs(port, dir));
+    const master = await launchRedisNode('redis-master', (port) => dataNodeArgs(port, dir));
     started.push(master);
     const masterPort = master.port;
     const replica = await launchRedisNode('redis-replica', (port) => [
-      ...dataArgs(port, dir),
+      ...dataNodeArgs(port, dir),
       '--replicaof',
       '127.0.0.1',
       String(masterPort),

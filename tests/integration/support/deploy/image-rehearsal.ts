@@ -38,6 +38,17 @@ export function inBuildContext(): (relativePath: string) => boolean {
  * steps that would change files are refused, so a new kind of step fails here instead of passing
  * unchecked. What it cannot stand in for: the base image itself (its Node comes from this machine).
  */
+/**
+ * npm as a rehearsal on this machine should run it: from the cache the suite's own install filled
+ * (a Docker build has its cache mount), no update check, and a registry request that stalls given
+ * up and retried within a minute rather than after npm's default five (the hook's whole budget).
+ */
+const NPM_ON_THIS_MACHINE = {
+  npm_config_prefer_offline: 'true',
+  npm_config_update_notifier: 'false',
+  npm_config_fetch_timeout: '60000',
+};
+
 export async function rehearseDockerfile(dockerfile: ParsedDockerfile): Promise<Map<string, RehearsedStage>> {
   const done = new Map<string, RehearsedStage>();
   const context = inBuildContext();
@@ -79,7 +90,7 @@ async function rehearseStage(
           throw new Error(`the rehearsal runs npm steps only: RUN ${step.args}`);
         await run('sh', ['-c', step.args], {
           cwd: dir,
-          env: { ...process.env, ...result.env },
+          env: { ...process.env, ...NPM_ON_THIS_MACHINE, ...result.env },
           maxBuffer: 16 * 1024 * 1024,
         });
         break;
