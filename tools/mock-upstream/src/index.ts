@@ -1,3 +1,4 @@
+export { createPrng } from './prng.js';
 export { startMockUpstream } from './server.js';
 export type {
   MockBehavior,

@@ -1,16 +1,4 @@
-import type { MockBehavior } from '@openai-proxy/mock-upstream';
-
-/** mulberry32: a small seeded generator, so a flapping upstream flaps the same way every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { createPrng, type MockBehavior } from '@openai-proxy/mock-upstream';
 
 /** What a flapping upstream does with a call, and how often (weights sum to 100); echo first. */
 const FLAPS: readonly (readonly [number, MockBehavior])[] = [
@@ -38,7 +26,8 @@ function pick(random: () => number, success: MockBehavior): MockBehavior {
  * in every run.
  */
 export function flappingBehaviors(seed: number, length: number, chunkDelayMs = 30): MockBehavior[] {
-  const random = seeded(seed);
+  // Seeded, so a flapping upstream flaps the same way every run.
+  const random = createPrng(seed);
   const success: MockBehavior = { kind: 'echo', chunkDelayMs };
   return [
     { kind: 'status', status: 500 },
