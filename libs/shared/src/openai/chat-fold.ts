@@ -62,6 +62,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { CompletionHeader } from './completion-header.js';
+import type { TemplatedText } from './content-chunk-template.js';
 import { appendField, appendItems, isNonEmptyString, isObject, mergeField, setField } from './json-merge.js';
 import type {
   ChatCompletion,
@@ -86,14 +87,26 @@ export class ChatCompletionFold implements CompletionFold<ChatCompletion> {
     if (!Array.isArray(choices)) return;
     for (const choice of choices) {
       if (!isObject(choice)) continue;
-      const index = typeof choice.index === 'number' ? choice.index : 0;
-      let fold = this.#choices.get(index);
-      if (fold === undefined) {
-        fold = new ChoiceFold(index);
-        this.#choices.set(index, fold);
-      }
-      fold.add(choice);
+      this.#choice(typeof choice.index === 'number' ? choice.index : 0).add(choice);
     }
+  }
+
+  /**
+   * A chunk whose only effect is more text for one choice: what `add` does with it, unparsed
+   * (see ContentChunkTemplate for when that holds).
+   */
+  addText({ choiceIndex, key, text }: TemplatedText): void {
+    this.#chunks += 1;
+    this.#choice(choiceIndex).addText(key, text);
+  }
+
+  #choice(index: number): ChoiceFold {
+    let fold = this.#choices.get(index);
+    if (fold === undefined) {
+      fold = new ChoiceFold(index);
+      this.#choices.set(index, fold);
+    }
+    return fold;
   }
 
   get chunkCount(): number {
@@ -126,7 +139,7 @@ interface ToolCallState {
 
 /** Choice and delta fields with a rule of their own; any other field is kept as an extra. */
 const CHOICE_FIELDS = new Set(['index', 'delta', 'logprobs', 'finish_reason']);
-const DELTA_FIELDS = new Set([
+export const DELTA_FIELDS: ReadonlySet<string> = new Set([
   'role',
   'content',
   'refusal',
@@ -168,6 +181,13 @@ class ChoiceFold {
       if (!CHOICE_FIELDS.has(key)) mergeField(this.#extras, key, choice[key]);
     }
     if (isObject(choice.delta)) this.#addDelta(choice.delta);
+  }
+
+  /** `add` of a choice whose delta holds one string under `key` and nothing else that counts. */
+  addText(key: string, text: string): void {
+    this.#audioClosed = false;
+    if (key === 'content') this.#addContent(text);
+    else appendField(this.#messageExtras, key, text);
   }
 
   finishReason(): string | null {

@@ -1,5 +1,6 @@
 import type { Answer, AnswerUsage } from './answer.js';
-import { ChatCompletionFold } from './chat-fold.js';
+import { ChatCompletionFold, DELTA_FIELDS } from './chat-fold.js';
+import { ContentChunkTemplate } from './content-chunk-template.js';
 import { errors } from './errors.js';
 import { readSseBatches } from './sse-reader.js';
 import { TextCompletionFold } from './text-fold.js';
@@ -62,10 +63,18 @@ export interface StreamFolder<A extends FoldedAnswer = FoldedAnswer> {
  */
 export class ChatStreamFolder implements StreamFolder {
   private readonly fold: CompletionFold<ChatCompletion | TextCompletion>;
+  /** Chat chunks that only add text are folded from their bytes, unparsed. */
+  private readonly chat: { fold: ChatCompletionFold; template: ContentChunkTemplate } | undefined;
   private done = false;
 
   constructor(kind: ChatCompletionKind) {
-    this.fold = kind === 'chat' ? new ChatCompletionFold() : new TextCompletionFold();
+    if (kind === 'chat') {
+      const fold = new ChatCompletionFold();
+      this.fold = fold;
+      this.chat = { fold, template: new ContentChunkTemplate() };
+    } else {
+      this.fold = new TextCompletionFold();
+    }
   }
 
   take(data: string): boolean {
@@ -73,7 +82,15 @@ export class ChatStreamFolder implements StreamFolder {
       this.done = true;
       return true;
     }
-    if (data.trim() !== '') this.fold.add(parseChunk(data));
+    const chat = this.chat;
+    const text = chat?.template.match(data);
+    if (text !== undefined && chat !== undefined) {
+      chat.fold.addText(text);
+    } else if (data.trim() !== '') {
+      const chunk = parseChunk(data);
+      this.fold.add(chunk);
+      chat?.template.learn(data, chunk, DELTA_FIELDS);
+    }
     return false;
   }
 
