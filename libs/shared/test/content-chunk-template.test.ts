@@ -164,6 +164,14 @@ describe('chunks that must not become a template, or not match one', () => {
         textChunk('content', 'é😀'),
       ],
     ],
+    [
+      'a restamped created after a zero one (first non-zero wins)',
+      [
+        textChunk('content', 'a', { created: 0 }),
+        textChunk('content', 'b', { created: 0 }),
+        textChunk('content', 'c', { created: 5 }),
+      ],
+    ],
     ['a truncated chunk is never a match', [textChunk('content', 'a'), `${textChunk('content', 'b')}   `]],
     [
       'several choices interleaved',
@@ -181,6 +189,25 @@ describe('chunks that must not become a template, or not match one', () => {
     expect(templated.answer).toBe(parsed);
   });
 
+  it('never matches what JSON.parse refuses', () => {
+    const template = new ContentChunkTemplate();
+    const learnt = textChunk('content', 'a', { created: 7 });
+    // Learnt from the second of two chunks in a row that qualify.
+    for (let twice = 0; twice < 2; twice += 1)
+      template.learn(learnt, JSON.parse(learnt) as JsonObject, DELTA_FIELDS);
+    expect(template.match(textChunk('content', 'b', { created: 8 }))?.text).toBe('b');
+    for (const broken of [
+      learnt.replace('"created":7', '"created":07'),
+      learnt.replace('"created":7', '"created":-7'),
+      learnt.replace('"created":7', '"created":7.5'),
+      learnt.replace('"content":"a"', '"content":"a\\u00"'),
+      learnt.replace('"content":"a"', '"content":"a\n"'),
+      learnt.replace('"content":"a"', '"content":"a\t"'),
+      learnt.slice(0, -1),
+    ])
+      expect(template.match(broken)).toBeUndefined();
+  });
+
   it('a usage object keeps a chunk from being learnt', () => {
     const chunks = [
       textChunk('content', 'a', { usage: { total_tokens: 1 } }),
@@ -190,12 +217,12 @@ describe('chunks that must not become a template, or not match one', () => {
   });
 
   it('plain text chunks after the first are matched, padding and reasoning included', () => {
-    const chunks = ['a', 'b', 'c'].map((text, n) =>
+    const chunks = ['a', 'b', 'c', 'd\n"'].map((text, n) =>
       textChunk('reasoning_content', text, { obfuscation: 'x'.repeat(n) }),
     );
     const { parsed, templated } = foldBothWays(chunks);
     expect(templated).toEqual({ answer: parsed, matched: 2 });
-    expect(JSON.parse(parsed).choices[0].message.reasoning_content).toBe('abc');
+    expect(JSON.parse(parsed).choices[0].message.reasoning_content).toBe('abcd\n"');
   });
 });
 
@@ -212,7 +239,7 @@ describe('generated streams', () => {
   const chunk = fc.record(
     {
       id: fc.constantFrom('', 'chatcmpl-1'),
-      created: fc.constantFrom(0, 1_700_000_000, 1_700_000_001),
+      created: fc.constantFrom<number>(0, 1_700_000_000, 1_700_000_001),
       model: fc.constantFrom('m', ''),
       usage: nullable(fc.constantFrom({ total_tokens: 1 }, { total_tokens: 2 })),
       obfuscation: fc.oneof(text, fc.constant(null)),
@@ -243,7 +270,8 @@ describe('generated streams', () => {
 
   // A stream: a few chunk shapes, repeated with other strings, so that templates are learnt,
   // matched, and interleaved with chunks that change what a template must not touch.
-  const step = fc.record({ shape: fc.nat(2), value: text, padding: text });
+  const created = fc.constantFrom<number>(0, 1, 1_700_000_000, 1_700_000_001, 10_000_000_000_000_000);
+  const step = fc.record({ shape: fc.nat(2), value: text, padding: text, created });
   const stream = fc.record({
     shapes: fc.array(chunk, { minLength: 1, maxLength: 3 }),
     steps: fc.array(step, { maxLength: 40 }),
@@ -253,19 +281,20 @@ describe('generated streams', () => {
     let matched = 0;
     fc.assert(
       fc.property(stream, ({ shapes, steps }) => {
-        const chunks = steps.map(({ shape, value, padding }) => {
+        const chunks = steps.map(({ shape, value, padding, created }) => {
           const base = shapes[shape % shapes.length] as (typeof shapes)[number];
           return render({
             ...base,
             ...(typeof base.value === 'string' ? { value } : {}),
             ...(typeof base.obfuscation === 'string' ? { obfuscation: padding } : {}),
+            ...(typeof base.created === 'number' ? { created } : {}),
           });
         });
         const { parsed, templated } = foldBothWays(chunks);
         matched += templated.matched;
         expect(templated.answer).toBe(parsed);
       }),
-      { numRuns: 2000 },
+      { numRuns: 3000 },
     );
     // The property is only worth something when the template was used.
     expect(matched).toBeGreaterThan(200);

@@ -23,25 +23,33 @@ export interface TemplatedText {
  * Most chunks of a chat stream differ from the one before only in their text (and OpenAI's
  * random `obfuscation` padding): the same id, created, model and choice around one delta string.
  * `JSON.parse` is most of what folding such a chunk costs (about 2 µs of its 2.5); this
- * recognises one by its bytes — the same text as the learnt chunk between its strings, and plain
- * text in them — and gives back the text alone.
+ * recognises one by its bytes — the same text as the learnt chunk between its strings — and
+ * gives back the text alone (a string with escapes is parsed alone).
  *
  * Sound because a chunk is learnt only when folding it again with other strings would change
  * nothing but that text, whatever chunks came in between (`textDelta` says when), and only after
  * the strings found by position are proven to be the text and the padding: the chunk with
  * unique substitutes there parses, qualifies, and holds the substitutes where expected. A JSON
  * lexer reads the same bytes around the same string tokens the same way, so a matching chunk
- * parses to that chunk with only those strings changed. Anything else (escapes in the text,
- * another shape) is parsed in full.
+ * parses to that chunk with only those strings changed (and a string with escapes is proven a
+ * string by parsing it alone). A chunk of any other shape is parsed in full.
  */
 export class ContentChunkTemplate {
   /** The learnt chunk's bytes around its strings: one more segment than strings. */
   #segments: string[] = [];
-  /** Which of the strings is the text (the others are padding). */
+  /** Which of the strings is the text (the others are padding, or `created`). */
   #textSlot = 0;
+  /** Slots holding an integer (`created`, restamped by some providers) rather than a string. */
+  #integerSlots: boolean[] = [];
   #key = '';
   #choiceIndex = 0;
   #learnings = 0;
+  /**
+   * Whether the last chunk offered to `learn` qualified: a chunk is learnt only when the one
+   * before it qualified too, as a lone chunk of its shape (the role chunk that opens most
+   * streams) costs a learning (about 7 µs, a few parses) and matches nothing.
+   */
+  #lastQualified = false;
 
   /** The text of `raw` when it is the learnt chunk with other plain strings; otherwise undefined. */
   match(raw: string): TemplatedText | undefined {
@@ -50,15 +58,26 @@ export class ContentChunkTemplate {
     let at = (segments[0] as string).length;
     let text: string | undefined;
     for (let slot = 1; slot < segments.length; slot += 1) {
-      if (raw.charCodeAt(at) !== 0x22) return undefined;
-      const close = raw.indexOf('"', at + 1);
-      if (close < 0) return undefined;
-      const value = raw.slice(at + 1, close);
-      if (NOT_RAW_TEXT.test(value)) return undefined;
-      if (slot - 1 === this.#textSlot) text = value;
+      let end: number;
+      if (this.#integerSlots[slot - 1] === true) {
+        end = integerEnd(raw, at);
+        if (end < 0) return undefined;
+      } else {
+        if (raw.charCodeAt(at) !== 0x22) return undefined;
+        end = raw.indexOf('"', at + 1) + 1;
+        if (end === 0) return undefined;
+        let value: string | undefined = raw.slice(at + 1, end - 1);
+        if (NOT_RAW_TEXT.test(value)) {
+          // Escapes (a newline, a quote): the string alone goes through JSON.parse.
+          end = stringEnd(raw, at);
+          value = end < 0 ? undefined : parseString(raw.slice(at, end));
+          if (value === undefined) return undefined;
+        }
+        if (slot - 1 === this.#textSlot) text = value;
+      }
       const segment = segments[slot] as string;
-      if (!holdsAt(raw, close + 1, segment)) return undefined;
-      at = close + 1 + segment.length;
+      if (!holdsAt(raw, end, segment)) return undefined;
+      at = end + segment.length;
     }
     if (at !== raw.length || text === undefined) return undefined;
     return { choiceIndex: this.#choiceIndex, key: this.#key, text };
@@ -68,14 +87,19 @@ export class ContentChunkTemplate {
   learn(raw: string, chunk: JsonObject, deltaFields: ReadonlySet<string>): void {
     if (this.#learnings >= MAX_LEARNINGS) return;
     const delta = textDelta(chunk, deltaFields);
-    if (delta === undefined) return;
-    const keys = [delta.key, ...PADDING_FIELDS.filter((key) => typeof chunk[key] === 'string')];
+    const previousQualified = this.#lastQualified;
+    this.#lastQualified = delta !== undefined;
+    if (delta === undefined || !previousQualified) return;
     const spans: Span[] = [];
-    for (const key of keys) {
-      const span = stringSpanAfterKey(raw, key);
-      if (span === undefined) return;
-      spans.push({ ...span, key });
-    }
+    const find = (key: string, integer: boolean) => {
+      const span = (integer ? integerSpanAfterKey : stringSpanAfterKey)(raw, key);
+      if (span !== undefined) spans.push({ ...span, key, integer });
+      return span !== undefined;
+    };
+    if (!find(delta.key, false)) return;
+    for (const key of PADDING_FIELDS) if (typeof chunk[key] === 'string' && !find(key, false)) return;
+    // A restamped `created` changes nothing once the fold holds a non-zero one (first-wins).
+    if (isPositiveInteger(chunk.created) && !find('created', true)) return;
     spans.sort((a, b) => a.start - b.start);
     const segments: string[] = [];
     let substituted = '';
@@ -83,7 +107,7 @@ export class ContentChunkTemplate {
     for (const [slot, span] of spans.entries()) {
       if (span.start < from) return;
       segments.push(raw.slice(from, span.start));
-      substituted += `${raw.slice(from, span.start)}"${substitute(slot)}"`;
+      substituted += raw.slice(from, span.start) + substituteText(span, slot);
       from = span.end;
     }
     segments.push(raw.slice(from));
@@ -95,6 +119,7 @@ export class ContentChunkTemplate {
     const textSlot = spans.findIndex((span) => span.key === delta.key);
     if (!substitutesLandWhereExpected(substituted, spans, textSlot, deltaFields)) return;
     this.#segments = segments;
+    this.#integerSlots = spans.map((span) => span.integer);
     this.#textSlot = textSlot;
     this.#key = delta.key;
     this.#choiceIndex = delta.choiceIndex;
@@ -117,11 +142,39 @@ interface Span {
   start: number;
   end: number;
   key: string;
+  integer: boolean;
 }
 
-/** Unique, and not valid JSON outside a string: a misplaced substitute cannot parse. */
-function substitute(slot: number): string {
-  return `#content-chunk-template-${slot}#`;
+/**
+ * What stands in for a slot's value in the proof: a string unique and not valid JSON outside a
+ * string (a misplaced one cannot parse), or an integer no clock gives as `created`.
+ */
+function substitute(span: Span, slot: number): string | number {
+  return span.integer ? 999_999_999_000 + slot : `#content-chunk-template-${slot}#`;
+}
+
+function substituteText(span: Span, slot: number): string {
+  return span.integer ? String(substitute(span, slot)) : `"${substitute(span, slot)}"`;
+}
+
+function isPositiveInteger(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
+/** Where the digits of a JSON integer starting at `at` end (no sign, no leading zero); -1 if none. */
+function integerEnd(raw: string, at: number): number {
+  let end = at;
+  while (end < raw.length && raw.charCodeAt(end) >= 0x30 && raw.charCodeAt(end) <= 0x39) end += 1;
+  if (end === at || (raw.charCodeAt(at) === 0x30 && end - at > 1) || end - at > 15) return -1;
+  return end;
+}
+
+/** Where the integer after the first `"<key>":` starts and ends. */
+function integerSpanAfterKey(raw: string, key: string): { start: number; end: number } | undefined {
+  const start = valueStartAfterKey(raw, key);
+  if (start === undefined) return undefined;
+  const end = integerEnd(raw, start);
+  return end < 0 ? undefined : { start, end };
 }
 
 /**
@@ -160,21 +213,41 @@ function textDelta(
   return { choiceIndex: typeof choice.index === 'number' ? choice.index : 0, key: textKey };
 }
 
-/** Where the string after the first `"<key>":` starts and ends (quotes included). */
-function stringSpanAfterKey(raw: string, key: string): { start: number; end: number } | undefined {
+/** Where the value after the first `"<key>":` starts. */
+function valueStartAfterKey(raw: string, key: string): number | undefined {
   const quotedKey = `"${key}"`;
   const found = raw.indexOf(quotedKey);
   if (found < 0) return undefined;
-  let at = skipSpace(raw, found + quotedKey.length);
-  if (raw.charCodeAt(at) !== 0x3a) return undefined;
-  at = skipSpace(raw, at + 1);
-  if (raw.charCodeAt(at) !== 0x22) return undefined;
-  for (let end = at + 1; end < raw.length; end += 1) {
-    const code = raw.charCodeAt(end);
-    if (code === 0x5c) end += 1;
-    else if (code === 0x22) return { start: at, end: end + 1 };
+  const colon = skipSpace(raw, found + quotedKey.length);
+  return raw.charCodeAt(colon) === 0x3a ? skipSpace(raw, colon + 1) : undefined;
+}
+
+/** Where the string after the first `"<key>":` starts and ends (quotes included). */
+function stringSpanAfterKey(raw: string, key: string): { start: number; end: number } | undefined {
+  const start = valueStartAfterKey(raw, key);
+  if (start === undefined || raw.charCodeAt(start) !== 0x22) return undefined;
+  const end = stringEnd(raw, start);
+  return end < 0 ? undefined : { start, end };
+}
+
+/** Just past the quote that closes the string opened at `start`; -1 when none does. */
+function stringEnd(raw: string, start: number): number {
+  for (let at = start + 1; at < raw.length; at += 1) {
+    const code = raw.charCodeAt(at);
+    if (code === 0x5c) at += 1;
+    else if (code === 0x22) return at + 1;
   }
-  return undefined;
+  return -1;
+}
+
+/** A JSON string literal's value; undefined when it is not one (a raw control character, say). */
+function parseString(literal: string): string | undefined {
+  try {
+    const value: unknown = JSON.parse(literal);
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function skipSpace(raw: string, from: number): number {
@@ -201,6 +274,6 @@ function substitutesLandWhereExpected(
   const choice = (parsed.choices as JsonObject[])[0] as JsonObject;
   return spans.every((span, slot) => {
     const holder = slot === textSlot ? (choice.delta as JsonObject) : parsed;
-    return holder[span.key] === substitute(slot);
+    return holder[span.key] === substitute(span, slot);
   });
 }
