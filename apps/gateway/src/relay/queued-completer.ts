@@ -21,8 +21,8 @@ import {
   type RedisClient,
   workersAlive,
 } from '@openai-proxy/shared/redis';
-import { Queue } from './bullmq-queue.js';
 import type { GatewayConfig } from '../config.js';
+import { Queue } from './bullmq-queue.js';
 import { Deadlines } from './deadlines.js';
 import type { CompletedAnswer, NonStreamCompleter, NonStreamJob } from './non-stream-completer.js';
 
