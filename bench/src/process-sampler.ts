@@ -54,8 +54,40 @@ function membersOf(group: ProcessGroup): Promise<number[]> {
   return group.withChildren ? withDescendants(group.pid) : Promise.resolve([group.pid]);
 }
 
-/** How long the processes sit idle after the cluster is ready before their idle RSS is read. */
-export const IDLE_SETTLE_SECONDS = 2;
+/** When the first idle reading is taken, after the cluster is ready. */
+export const IDLE_START_SECONDS = 2;
+/**
+ * How long the idle processes are watched. V8 keeps the garbage of start-up (module loading
+ * grows the young generation to 32 MB) until its idle-time collection, about 9 s after start;
+ * from then on an idle process holds its lowest reading.
+ */
+export const IDLE_WINDOW_SECONDS = 15;
+
+/** A process's resident memory while idle: 2 s after start, and once V8 collected start-up garbage. */
+export interface IdleRss {
+  atStartMb: number;
+  settledMb: number;
+}
+
+/** Reads each group every 500 ms through the idle window (no load may run meanwhile). */
+export async function idleRss(groups: ProcessGroup[]): Promise<Record<string, IdleRss>> {
+  const readings = new Map<string, number[]>(groups.map((group) => [group.name, []]));
+  const started = Date.now();
+  let atStart: Map<string, number> | undefined;
+  while (Date.now() - started < IDLE_WINDOW_SECONDS * 1000) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = new Map<string, number>();
+    for (const group of groups) now.set(group.name, await currentRssMb(group));
+    if (atStart === undefined && Date.now() - started >= IDLE_START_SECONDS * 1000) atStart = now;
+    for (const [name, mb] of now) readings.get(name)?.push(mb);
+  }
+  const result: Record<string, IdleRss> = {};
+  for (const group of groups) {
+    const seen = readings.get(group.name) ?? [];
+    result[group.name] = { atStartMb: atStart?.get(group.name) ?? Number.NaN, settledMb: Math.min(...seen) };
+  }
+  return result;
+}
 
 /** Resident memory of a group right now, in MB (for the idle figure, before any load). */
 export async function currentRssMb(group: ProcessGroup): Promise<number> {

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parseOptions } from './cli.js';
 import { formatHold, runHoldTest } from './hold-test.js';
 import { describeMachine, formatMachine } from './machine.js';
-import { IDLE_SETTLE_SECONDS } from './process-sampler.js';
+import { IDLE_START_SECONDS, IDLE_WINDOW_SECONDS } from './process-sampler.js';
 import { formatLegend, formatRows } from './report.js';
 import { runTable } from './table-run.js';
 import { checkTargets, formatTargets } from './targets.js';
@@ -44,15 +44,15 @@ if (options.hold) {
   failed = !hold.passed;
   report = { kind: 'hold', date: new Date().toISOString(), machine, settings, hold };
 } else {
-  const { rows, idleRssMb } = await runTable(options, root, say);
-  const targets = checkTargets(rows, idleRssMb);
+  const { rows, idleRss } = await runTable(options, root, say);
+  const targets = checkTargets(rows, idleRss);
   say('');
   say(formatRows(rows));
   say(formatLegend(rows));
   say(
-    `idle RSS (${IDLE_SETTLE_SECONDS} s after start, before any load): ` +
-      Object.entries(idleRssMb)
-        .map(([name, mb]) => `${name} ${mb} MB`)
+    `idle RSS before any load, ${IDLE_START_SECONDS} s after start / settled (lowest in ${IDLE_WINDOW_SECONDS} s): ` +
+      Object.entries(idleRss)
+        .map(([name, rss]) => `${name} ${rss.atStartMb} / ${rss.settledMb} MB`)
         .join(', '),
   );
   if (options.gatewayProcesses > 1 || options.workerProcesses > 1 || options.gatewayNodeOptions !== '') {
@@ -61,7 +61,7 @@ if (options.hold) {
   say('');
   say(formatTargets(targets));
   failed = rows.some((row) => row.errors > 0 || row.ok === 0);
-  report = { kind: 'table', date: new Date().toISOString(), machine, settings, idleRssMb, rows, targets };
+  report = { kind: 'table', date: new Date().toISOString(), machine, settings, idleRss, rows, targets };
 }
 
 const json = JSON.stringify(report, null, 2);

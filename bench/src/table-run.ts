@@ -2,7 +2,7 @@ import type { SpawnedProcess as BenchProcess } from '@openai-proxy/test-support'
 import type { BenchOptions } from './cli.js';
 import { type BenchCluster, describePids, startCluster } from './cluster.js';
 import { runLoad } from './load.js';
-import { currentRssMb, IDLE_SETTLE_SECONDS, type ProcessGroup, ProcessSampler } from './process-sampler.js';
+import { type IdleRss, idleRss, type ProcessGroup, ProcessSampler } from './process-sampler.js';
 import { cpuOf, perRequest, type Row } from './report.js';
 import { anchorsOf, CEILING, type Scenario, selectScenarios } from './scenarios.js';
 import { waitForQuietMachine } from './system-cpu.js';
@@ -13,7 +13,7 @@ const REQUEST_TIMEOUT_SECONDS = 30;
 export interface TableResult {
   rows: Row[];
   /** Resident memory of each gateway-side process (children included) before any load, in MB. */
-  idleRssMb: Record<string, number>;
+  idleRss: Record<string, IdleRss>;
 }
 
 function gatewayOf(scenario: Scenario, cluster: BenchCluster): BenchProcess | undefined {
@@ -49,17 +49,15 @@ function groupsFor(scenario: Scenario, cluster: BenchCluster): ProcessGroup[] {
   return groups;
 }
 
-/** RSS of the gateways and anchors after start and a short idle, before any request is sent. */
-async function idleRss(cluster: BenchCluster): Promise<Record<string, number>> {
-  await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_SECONDS * 1000));
+/** RSS of the gateways and anchors while idle after start, before any request is sent. */
+async function idleRssOf(cluster: BenchCluster): Promise<Record<string, IdleRss>> {
   const processes = [cluster.queueGateway, cluster.standaloneGateway];
   for (const anchor of Object.values(cluster.anchors)) processes.push(anchor.gateway, anchor.worker);
-  const rss: Record<string, number> = {};
+  const groups: ProcessGroup[] = [];
   for (const proc of processes) {
-    if (proc !== undefined)
-      rss[proc.name] = await currentRssMb({ name: proc.name, pid: proc.pid, withChildren: true });
+    if (proc !== undefined) groups.push({ name: proc.name, pid: proc.pid, withChildren: true });
   }
-  return rss;
+  return idleRss(groups);
 }
 
 /** Fills in `× anchor` once every row of one concurrency is measured. */
@@ -112,7 +110,7 @@ export async function runTable(
   const rows: Row[] = [];
   const baseline = new Map(cluster.all().map((proc) => [proc.name, proc.linesPrinted()]));
   try {
-    const idleRssMb = await idleRss(cluster);
+    const idleRss = await idleRssOf(cluster);
     for (const concurrency of options.concurrencies) {
       let ceiling: Row | undefined;
       const rowsAtConcurrency: Row[] = [];
@@ -164,7 +162,7 @@ export async function runTable(
       rows.push(...rowsAtConcurrency);
     }
     reportLogLines(cluster, baseline, progress);
-    return { rows, idleRssMb };
+    return { rows, idleRss };
   } finally {
     await cluster.stop();
   }
