@@ -5,7 +5,12 @@ import { type SpawnedProcess as BenchProcess, freePort, waitUntil } from '@opena
  * scenario's cost can be read against what its building blocks (node:http, Express, BullMQ)
  * cost by themselves. Their sources are in src/anchors/, built to dist/anchors/.
  */
-export const ANCHOR_NAMES = ['anchor-node-relay', 'anchor-express-relay', 'anchor-bullmq'] as const;
+export const ANCHOR_NAMES = [
+  'anchor-node-relay',
+  'anchor-express-relay',
+  'anchor-bullmq',
+  'anchor-express-bullmq',
+] as const;
 export type AnchorName = (typeof ANCHOR_NAMES)[number];
 
 export interface RunningAnchor {
@@ -13,7 +18,7 @@ export interface RunningAnchor {
   url: string;
   /** The process that takes client requests: its CPU and RSS count as "gateway" in its rows. */
   gateway: BenchProcess;
-  /** The BullMQ anchor's worker: its CPU and RSS count as "workers". */
+  /** A BullMQ anchor's worker: its CPU and RSS count as "workers". */
   worker: BenchProcess | undefined;
 }
 
@@ -33,13 +38,17 @@ export interface AnchorSettings {
   workerConcurrency: number;
 }
 
-/** Not the worker farm's queue: each side must only take its own jobs. */
+/** Not the worker farm's queue, and one per BullMQ anchor: each side must only take its own jobs. */
 const ANCHOR_QUEUE_NAME = 'anchor-completions';
+
+/** The anchors that queue: each runs with a worker of its own. */
+const QUEUEING_ANCHORS: readonly AnchorName[] = ['anchor-bullmq', 'anchor-express-bullmq'];
 
 const ENTRIES: Record<AnchorName, string> = {
   'anchor-node-relay': 'bench/dist/anchors/node-relay.js',
   'anchor-express-relay': 'bench/dist/anchors/express-relay.js',
   'anchor-bullmq': 'bench/dist/anchors/bullmq-gateway.js',
+  'anchor-express-bullmq': 'bench/dist/anchors/express-bullmq-gateway.js',
 };
 
 /** Anchors print `ready` once they serve (and the BullMQ worker once it is connected). */
@@ -58,10 +67,10 @@ export async function startAnchor(
     UPSTREAM_API_URL: settings.upstreamChatUrl,
     REDIS_URL: settings.redisUrl,
     QUEUE_PREFIX: settings.queuePrefix,
-    QUEUE_NAME: ANCHOR_QUEUE_NAME,
+    QUEUE_NAME: `${ANCHOR_QUEUE_NAME}-${name}`,
   };
   let worker: BenchProcess | undefined;
-  if (name === 'anchor-bullmq') {
+  if (QUEUEING_ANCHORS.includes(name)) {
     worker = startNode(`${name} worker`, 'anchor', 'bench/dist/anchors/bullmq-worker.js', {
       ...env,
       WORKER_CONCURRENCY: String(settings.workerConcurrency),

@@ -37,7 +37,8 @@ const HELP = `npm run bench -- [flags]
   --quick                   smoke run: --duration 3 --warmup 1
   --concurrency <list>      e.g. 1,100 (default)
   --only <list>             scenarios: gateway-stream,standalone-nonstream,queue-nonstream, or anchors:
-                            anchor-node-relay,anchor-express-relay,anchor-bullmq (a scenario brings its anchor)
+                            anchor-node-relay,anchor-express-relay,anchor-bullmq,anchor-express-bullmq
+                            (a scenario brings its anchor)
   --words <n>               words per mock answer (default 32)
   --gateway-processes <n>   GATEWAY_PROCESSES of the gateways (default 1)
   --worker-processes <n>    WORKER_PROCESSES of the farm (default 1)

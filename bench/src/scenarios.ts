@@ -8,7 +8,7 @@ export interface Scenario {
   /** The process that takes the requests (its RSS and CPU are the row's "gateway"); none for the upstream itself. */
   gateway: 'queue' | 'standalone' | AnchorName | undefined;
   /** Who folds behind the gateway (their RSS and CPU are the row's "workers"), if anyone. */
-  workers: 'farm' | 'anchor-bullmq' | undefined;
+  workers: 'farm' | 'anchor-bullmq' | 'anchor-express-bullmq' | undefined;
   /** The anchor this scenario's requests/s are divided by (same concurrency, same run). */
   anchor: AnchorName | undefined;
   url(cluster: BenchCluster): string;
@@ -118,6 +118,16 @@ export const SCENARIOS: Scenario[] = [
     workers: 'anchor-bullmq',
     anchor: undefined,
     url: (cluster) => anchorUrl(cluster, 'anchor-bullmq'),
+    body: requestBody(false),
+    verify: isChatCompletion,
+  },
+  {
+    name: 'anchor-express-bullmq',
+    description: 'the minimal BullMQ pipeline with its gateway inside Express 5 (what Express adds)',
+    gateway: 'anchor-express-bullmq',
+    workers: 'anchor-express-bullmq',
+    anchor: 'anchor-bullmq',
+    url: (cluster) => anchorUrl(cluster, 'anchor-express-bullmq'),
     body: requestBody(false),
     verify: isChatCompletion,
   },

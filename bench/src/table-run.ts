@@ -31,9 +31,9 @@ function gatewayOf(scenario: Scenario, cluster: BenchCluster): BenchProcess | un
 
 /** Rows without workers still sample the idle farm, so their CPU column shows it stayed idle. */
 function workersOf(scenario: Scenario, cluster: BenchCluster): BenchProcess {
-  if (scenario.workers !== 'anchor-bullmq') return cluster.workers;
-  const worker = cluster.anchors['anchor-bullmq']?.worker;
-  if (worker === undefined) throw new Error('the BullMQ anchor has no worker');
+  if (scenario.workers === undefined || scenario.workers === 'farm') return cluster.workers;
+  const worker = cluster.anchors[scenario.workers]?.worker;
+  if (worker === undefined) throw new Error(`${scenario.workers} has no worker`);
   return worker;
 }
 
