@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ChatCompletionFold, DELTA_FIELDS } from '../src/openai/chat-fold.js';
+import { ChatCompletionFold } from '../src/openai/chat-fold.js';
 import { ContentChunkTemplate } from '../src/openai/content-chunk-template.js';
 import type { JsonObject } from '../src/openai/types.js';
 
@@ -28,7 +28,7 @@ function foldBothWays(chunks: string[]): { parsed: string; templated: Outcome } 
     } else {
       const chunk = JSON.parse(raw) as JsonObject;
       templatedFold.add(chunk);
-      template.learn(raw, chunk, DELTA_FIELDS);
+      template.learn(raw, chunk);
     }
   }
   const answer = (fold: ChatCompletionFold) =>
@@ -193,8 +193,7 @@ describe('chunks that must not become a template, or not match one', () => {
     const template = new ContentChunkTemplate();
     const learnt = textChunk('content', 'a', { created: 7 });
     // Learnt from the second of two chunks in a row that qualify.
-    for (let twice = 0; twice < 2; twice += 1)
-      template.learn(learnt, JSON.parse(learnt) as JsonObject, DELTA_FIELDS);
+    for (let twice = 0; twice < 2; twice += 1) template.learn(learnt, JSON.parse(learnt) as JsonObject);
     expect(template.match(textChunk('content', 'b', { created: 8 }))?.text).toBe('b');
     for (const broken of [
       learnt.replace('"created":7', '"created":07'),

@@ -1,3 +1,4 @@
+import { DELTA_FIELDS } from './chat-fold.js';
 import { isNonEmptyString, isObject } from './json-merge.js';
 import type { JsonObject } from './types.js';
 
@@ -84,9 +85,9 @@ export class ContentChunkTemplate {
   }
 
   /** Takes `raw` (parsed as `chunk`) as the template when it qualifies; see the class comment. */
-  learn(raw: string, chunk: JsonObject, deltaFields: ReadonlySet<string>): void {
+  learn(raw: string, chunk: JsonObject): void {
     if (this.#learnings >= MAX_LEARNINGS) return;
-    const delta = textDelta(chunk, deltaFields);
+    const delta = textDelta(chunk);
     const previousQualified = this.#lastQualified;
     this.#lastQualified = delta !== undefined;
     if (delta === undefined || !previousQualified) return;
@@ -117,7 +118,7 @@ export class ContentChunkTemplate {
     this.#learnings += 1;
     this.#segments = [];
     const textSlot = spans.findIndex((span) => span.key === delta.key);
-    if (!substitutesLandWhereExpected(substituted, spans, textSlot, deltaFields)) return;
+    if (!substitutesLandWhereExpected(substituted, spans, textSlot)) return;
     this.#segments = segments;
     this.#integerSlots = spans.map((span) => span.integer);
     this.#textSlot = textSlot;
@@ -185,10 +186,7 @@ function integerSpanAfterKey(raw: string, key: string): { start: number; end: nu
  * - its delta: one string under `content` or an extra key (`reasoning_content`, `reasoning`),
  *   a `role` or `index` (first-wins, ignored), and anything else only as `null`.
  */
-function textDelta(
-  chunk: JsonObject,
-  deltaFields: ReadonlySet<string>,
-): Omit<TemplatedText, 'text'> | undefined {
+function textDelta(chunk: JsonObject): Omit<TemplatedText, 'text'> | undefined {
   for (const key of Object.keys(chunk)) {
     if (key === 'choices' || FIRST_WINS_FIELDS.has(key) || PADDING_FIELDS.includes(key)) continue;
     if (chunk[key] !== null) return undefined;
@@ -205,7 +203,7 @@ function textDelta(
   let textKey: string | undefined;
   for (const [key, value] of Object.entries(choice.delta)) {
     if (key === 'role' || key === 'index' || value === null) continue;
-    const isText = typeof value === 'string' && (key === 'content' || !deltaFields.has(key));
+    const isText = typeof value === 'string' && (key === 'content' || !DELTA_FIELDS.has(key));
     if (!isText || textKey !== undefined) return undefined;
     textKey = key;
   }
@@ -256,12 +254,7 @@ function skipSpace(raw: string, from: number): number {
   return at;
 }
 
-function substitutesLandWhereExpected(
-  substituted: string,
-  spans: Span[],
-  textSlot: number,
-  deltaFields: ReadonlySet<string>,
-): boolean {
+function substitutesLandWhereExpected(substituted: string, spans: Span[], textSlot: number): boolean {
   let parsed: unknown;
   try {
     parsed = JSON.parse(substituted);
@@ -269,7 +262,7 @@ function substitutesLandWhereExpected(
     return false;
   }
   if (!isObject(parsed)) return false;
-  const delta = textDelta(parsed, deltaFields);
+  const delta = textDelta(parsed);
   if (delta === undefined || delta.key !== spans[textSlot]?.key) return false;
   const choice = (parsed.choices as JsonObject[])[0] as JsonObject;
   return spans.every((span, slot) => {

@@ -1,5 +1,5 @@
 import type { Answer, AnswerUsage } from './answer.js';
-import { ChatCompletionFold, DELTA_FIELDS } from './chat-fold.js';
+import { ChatCompletionFold } from './chat-fold.js';
 import { ContentChunkTemplate } from './content-chunk-template.js';
 import { errors } from './errors.js';
 import { readSseBatches } from './sse-reader.js';
@@ -89,7 +89,7 @@ export class ChatStreamFolder implements StreamFolder {
     } else if (data.trim() !== '') {
       const chunk = parseChunk(data);
       this.fold.add(chunk);
-      chat?.template.learn(data, chunk, DELTA_FIELDS);
+      chat?.template.learn(data, chunk);
     }
     return false;
   }
