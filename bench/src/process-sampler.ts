@@ -89,6 +89,13 @@ export async function idleRss(groups: ProcessGroup[]): Promise<Record<string, Id
   return result;
 }
 
+/** CPU seconds the groups' processes have used so far (user + system). */
+export async function processGroupCpuSeconds(groups: ProcessGroup[]): Promise<number> {
+  let ticks = 0;
+  for (const group of groups) for (const pid of await membersOf(group)) ticks += await cpuTicks(pid);
+  return ticks / TICKS_PER_SECOND;
+}
+
 /** Resident memory of a group right now, in MB (for the idle figure, before any load). */
 export async function currentRssMb(group: ProcessGroup): Promise<number> {
   let total = 0;
