@@ -113,8 +113,6 @@ export class ContentChunkTemplate {
     }
     segments.push(raw.slice(from));
     substituted += raw.slice(from);
-    // The learnt chunk again, its text escaped (a newline, say): nothing new to learn.
-    if (sameSegments(segments, this.#segments)) return;
     this.#learnings += 1;
     this.#segments = [];
     const textSlot = spans.findIndex((span) => span.key === delta.key);
@@ -133,10 +131,6 @@ export class ContentChunkTemplate {
  */
 function holdsAt(raw: string, at: number, segment: string): boolean {
   return raw.slice(at, at + segment.length) === segment;
-}
-
-function sameSegments(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((segment, index) => segment === b[index]);
 }
 
 interface Span {
