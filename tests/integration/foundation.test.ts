@@ -72,7 +72,12 @@ describe('queue mode: gateway → BullMQ → worker → pub/sub', () => {
 
   it('reports mode and pid on /health', async () => {
     const health = (await (await fetch(`${queueGateway.url}/health`)).json()) as Record<string, unknown>;
-    expect(health).toEqual({ status: 'ok', pid: queueGateway.child.pid, mode: 'queue' });
+    expect(health).toEqual({
+      status: 'ok',
+      pid: queueGateway.child.pid,
+      mode: 'queue',
+      upstreams: { total: 2, healthy: 2, coolingDown: 0 },
+    });
   });
 });
 

@@ -7,7 +7,8 @@ import { chatBody, eventually, postJson } from './support/http.js';
 
 // A queue with no worker must not wait in silence: gateways watch the workers' heartbeats,
 // /ready names `no_workers`, and new non-stream requests get a quick 503 once no worker has been
-// alive for NO_WORKERS_REFUSE_AFTER_MS, while jobs already queued keep waiting. Turned off, the
+// alive for NO_WORKERS_REFUSE_AFTER_MS. Jobs already queued keep waiting through a gap in a farm
+// that was seen; a gateway that never saw a worker refuses those too. Turned off, the
 // gateway waits for workers as before (scale-to-zero farms). Gateways in-process, workers as
 // processes.
 
@@ -63,26 +64,47 @@ const workersGauge = async (url: string) => {
 };
 
 describe('with no worker running', () => {
-  it('says not ready, refuses new requests quickly, and keeps the ones already queued', async () => {
+  it('a gateway that never saw a worker refuses new requests, and the ones it queued, once NO_WORKERS_REFUSE_AFTER_MS has passed since it started', async () => {
     const gw = await gateway('{nw1}', '1500');
     expect(await workersGauge(gw.url)).toBe('0');
     // While the gateway is new, workers may still be starting: ready, and requests are queued.
     expect(await ready(gw.url)).toMatchObject({ status: 200, body: { checks: { workers: 'ok' } } });
     const queued = postJson(`${gw.url}/v1/chat/completions`, chatBody('queued early'));
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    // Nobody came: the queued request is refused too, not left to wait for its deadline.
+    const early = await queued;
+    expect(early.status).toBe(503);
+    expect(early.json.error?.code).toBe('no_workers');
+    expect(early.headers.get('retry-after')).toBe('5');
     expect(await ready(gw.url)).toMatchObject({ status: 503, body: { checks: { workers: 'no_workers' } } });
     const refused = await postJson(`${gw.url}/v1/chat/completions`, chatBody('too late'));
     expect(refused.status).toBe(503);
     expect(refused.json.error?.code).toBe('no_workers');
     expect(refused.headers.get('retry-after')).toBe('5');
 
+    // Its job left the queue with it: a worker that comes now runs nothing for nobody.
     await worker('{nw1}');
-    const answer = await queued;
-    expect(answer.status).toBe(200);
-    expect(answer.text).toContain('queued early');
     await eventually(async () => (await ready(gw.url)).status === 200);
     expect(await workersGauge(gw.url)).toBe('1');
     expect((await postJson(`${gw.url}/v1/chat/completions`, chatBody('served'))).status).toBe(200);
+    expect(
+      upstream.requests.filter((request) => JSON.stringify(request.body).includes('queued early')),
+    ).toEqual([]);
+  });
+
+  it('once a worker was seen, the jobs queued during a gap in the farm wait for the next one', async () => {
+    const gw = await gateway('{nw3}', '1500');
+    const first = await worker('{nw3}');
+    await eventually(async () => (await workersGauge(gw.url)) === '1');
+    expect((await postJson(`${gw.url}/v1/chat/completions`, chatBody('before the gap'))).status).toBe(200);
+    await first.stop();
+    const queued = postJson(`${gw.url}/v1/chat/completions`, chatBody('queued in the gap'));
+    await eventually(async () => (await ready(gw.url)).status === 503);
+    const refused = await postJson(`${gw.url}/v1/chat/completions`, chatBody('refused in the gap'));
+    expect(refused.json.error?.code).toBe('no_workers');
+    await worker('{nw3}');
+    const answer = await queued;
+    expect(answer.status).toBe(200);
+    expect(answer.text).toContain('queued in the gap');
   });
 
   it('waits for a worker, as before, when the check is off', async () => {

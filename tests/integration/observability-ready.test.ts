@@ -8,9 +8,10 @@ import {
 } from '@openai-proxy/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-// Issue 6: /health is liveness (the process answers), /ready is readiness (Redis in queue mode,
-// at least one upstream not cooling down). Readiness follows Redis going away and coming back.
-// The gateways run in the test's process, the worker farm as a process.
+// /health is liveness (the process answers, and its body says how the upstreams fare), /ready is
+// readiness of this process (Redis in queue mode, workers alive). Readiness follows Redis going
+// away and coming back, never the upstreams: every replica shares them, so a provider's bad minute
+// must not unlist them all. The gateways run in the test's process, the worker farm as a process.
 
 let stack: Stack;
 let redis: TestRedis;
@@ -26,7 +27,7 @@ beforeAll(async () => {
     env: { QUEUE_PREFIX: `{test-${process.pid}-obs-ready}` },
     gateways: {
       queue: { run: 'in-process' },
-      // A failing upstream stays out of rotation for a minute: long enough to see /ready say so.
+      // A failing upstream stays out of rotation for a minute: long enough to probe while it cools.
       standalone: {
         run: 'in-process',
         standalone: true,
@@ -46,7 +47,12 @@ afterAll(() => stack?.stop());
 
 interface Probe {
   status: number;
-  body: { status?: string; checks?: Record<string, string>; mode?: string };
+  body: {
+    status?: string;
+    checks?: Record<string, string>;
+    mode?: string;
+    upstreams?: { total: number; healthy: number; coolingDown: number };
+  };
 }
 
 async function probe(url: string): Promise<Probe> {
@@ -74,7 +80,7 @@ describe('/ready in queue mode follows Redis', () => {
     const ready = await probe(`${queueGateway.url}/ready`);
     expect(ready).toEqual({
       status: 200,
-      body: { status: 'ready', mode: 'queue', checks: { queue: 'ok', upstreams: 'ok', workers: 'ok' } },
+      body: { status: 'ready', mode: 'queue', checks: { queue: 'ok', workers: 'ok' } },
     });
   });
 
@@ -83,7 +89,7 @@ describe('/ready in queue mode follows Redis', () => {
     const notReady = await untilStatus(`${queueGateway.url}/ready`, 503);
     expect(notReady.body).toMatchObject({
       status: 'not_ready',
-      checks: { queue: 'unavailable', upstreams: 'ok' },
+      checks: { queue: 'unavailable' },
     });
     const health = await probe(`${queueGateway.url}/health`);
     expect(health).toMatchObject({ status: 200, body: { status: 'degraded', mode: 'queue' } });
@@ -99,9 +105,13 @@ describe('/ready in queue mode follows Redis', () => {
   });
 });
 
-describe('/ready follows the upstreams', () => {
-  it('is 503 while every upstream cools down after a failure', async () => {
-    expect((await probe(`${standaloneGateway.url}/ready`)).status).toBe(200);
+describe('/ready ignores the upstreams; /health reports them', () => {
+  it('stays 200 while every upstream cools down after a failure, and /health says they cool down', async () => {
+    expect(await probe(`${standaloneGateway.url}/health`)).toMatchObject({
+      status: 200,
+      body: { upstreams: { total: 1, healthy: 1, coolingDown: 0 } },
+    });
+    const callsBefore = upstream.stats.requests;
     upstream.enqueue({ kind: 'status', status: 503 });
     const failed = await fetch(`${standaloneGateway.url}/v1/chat/completions`, {
       method: 'POST',
@@ -109,16 +119,17 @@ describe('/ready follows the upstreams', () => {
       body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'fail' }] }),
     });
     expect(failed.status).toBe(503);
-    const notReady = await probe(`${standaloneGateway.url}/ready`);
-    expect(notReady).toEqual({
-      status: 503,
-      body: {
-        status: 'not_ready',
-        mode: 'standalone',
-        checks: { queue: 'ok', upstreams: 'all_cooling_down' },
-      },
+    // One call crossed to the upstream: the failure that started its cool-down.
+    expect(upstream.stats.requests - callsBefore).toBe(1);
+    const ready = await probe(`${standaloneGateway.url}/ready`);
+    expect(ready).toEqual({
+      status: 200,
+      body: { status: 'ready', mode: 'standalone', checks: { queue: 'ok' } },
     });
-    // Liveness is not readiness: the process still answers.
-    expect((await probe(`${standaloneGateway.url}/health`)).status).toBe(200);
+    const health = await probe(`${standaloneGateway.url}/health`);
+    expect(health).toMatchObject({
+      status: 200,
+      body: { status: 'ok', mode: 'standalone', upstreams: { total: 1, healthy: 0, coolingDown: 1 } },
+    });
   });
 });

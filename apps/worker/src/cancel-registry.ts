@@ -1,4 +1,5 @@
 import { deadlineError } from '@openai-proxy/shared';
+import { JobHandedBackError } from './hand-back-error.js';
 
 /** Why a job's upstream call was aborted: its client is gone. */
 export class JobCancelledError extends Error {
@@ -24,12 +25,15 @@ interface RunningJob {
  * worker; one may arrive just before its job starts here, so recent cancels are remembered
  * for a minute and checked when a job registers. Deadlines are kept by one sweep a second for
  * all jobs, not a timer each: the gateway answers its client at the deadline itself and
- * broadcasts a cancel, so this sweep only stops work whose gateway is gone.
+ * broadcasts a cancel, so this sweep only stops work whose gateway is gone. A stopping worker
+ * whose grace ran out hands every job back: their calls are aborted, and so is any job that
+ * registers after that.
  */
 export class CancelRegistry {
   private readonly running = new Map<string, RunningJob>();
   private readonly recentlyCancelled = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
+  private handingBack = false;
 
   constructor() {
     this.sweeper = setInterval(() => this.sweepDeadlines(Date.now()), DEADLINE_SWEEP_MS);
@@ -40,6 +44,7 @@ export class CancelRegistry {
   register(jobId: string, deadline: number, startedAt: number): AbortSignal {
     const controller = new AbortController();
     if (this.recentlyCancelled.has(jobId)) controller.abort(new JobCancelledError(jobId));
+    else if (this.handingBack) controller.abort(new JobHandedBackError(jobId));
     this.running.set(jobId, { controller, deadline, timeoutMs: deadline - startedAt });
     return controller.signal;
   }
@@ -56,6 +61,14 @@ export class CancelRegistry {
       this.recentlyCancelled.delete(id);
     }
     this.running.get(jobId)?.controller.abort(new JobCancelledError(jobId));
+  }
+
+  /** Aborts every running job, and every job that registers from now on, to hand it back. */
+  handBackAll(): void {
+    this.handingBack = true;
+    for (const [jobId, job] of this.running) {
+      if (!job.controller.signal.aborted) job.controller.abort(new JobHandedBackError(jobId));
+    }
   }
 
   get activeCount(): number {

@@ -33,6 +33,13 @@ const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL, pretty: c
 /** The variables an operator changes when the metrics port cannot be listened on. */
 const METRICS_LISTEN_VARIABLES = { port: 'WORKER_METRICS_PORT', host: 'WORKER_METRICS_HOST' };
 
+/**
+ * After the grace, how long a child has to hand its unfinished jobs back (abort their upstream
+ * calls, move them back to wait) before it gives up. Inside the margin the cluster primary
+ * allows past the grace before it kills the child.
+ */
+const HAND_BACK_MS = 3_000;
+
 if (cluster.isPrimary) {
   // The primary runs no jobs: it keeps WORKER_PROCESSES children alive and serves their metrics.
   // It listens before forking, so a taken port is one line and exit 1, with no child started
@@ -60,13 +67,21 @@ if (cluster.isPrimary) {
       process.exit(0);
     }
     logger.info({ reason }, 'worker child shutting down: finishing active jobs');
+    // Redis away, most often: a job can be neither finished nor moved back to wait. It returns
+    // to the queue through the stalled-job check once its lock expires.
     const killTimer = setTimeout(() => {
-      logger.warn({ graceMs: config.SHUTDOWN_GRACE_MS }, 'grace period over; exiting with jobs unfinished');
+      logger.warn(
+        { graceMs: config.SHUTDOWN_GRACE_MS, handBackMs: HAND_BACK_MS },
+        'jobs could not be handed back in time; exiting with jobs unfinished',
+      );
       process.exit(1);
-    }, config.SHUTDOWN_GRACE_MS);
+    }, config.SHUTDOWN_GRACE_MS + HAND_BACK_MS);
     killTimer.unref();
     running.close().then(
-      () => process.exit(0),
+      ({ stranded }) => {
+        if (stranded > 0) logger.warn({ stranded }, 'exiting with jobs unfinished');
+        process.exit(stranded > 0 ? 1 : 0);
+      },
       (error: unknown) => {
         logger.error({ err: error }, 'worker child could not close cleanly');
         process.exit(1);

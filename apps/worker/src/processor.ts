@@ -1,4 +1,5 @@
 import {
+  asProxyError,
   COMPLETION_APIS,
   type CompletionJobData,
   completeFromStream,
@@ -13,6 +14,7 @@ import {
 } from '@openai-proxy/shared';
 import type { Job } from 'bullmq';
 import type { CancelRegistry } from './cancel-registry.js';
+import { JobHandedBackError } from './hand-back-error.js';
 import type { WorkerMetrics } from './observability/worker-metrics.js';
 
 export interface ProcessorDeps {
@@ -22,11 +24,13 @@ export interface ProcessorDeps {
   metrics: WorkerMetrics;
   logger: Logger;
   observe: UpstreamObserver;
+  /** Whether the gateway that queued a job is gone (killed): nobody could receive its answer. */
+  gatewayGone(gatewayId: string): Promise<boolean>;
   /** Sends the answer to the waiting gateway (stored for it when it is not listening). */
   publish(replyTo: string, answer: QueuedAnswer): Promise<void>;
 }
 
-export type JobOutcome = 'success' | 'upstream_error' | 'error' | 'cancelled' | 'expired';
+export type JobOutcome = 'success' | 'upstream_error' | 'error' | 'cancelled' | 'expired' | 'gateway_gone';
 
 function outcomeOf(answer: QueuedAnswer): JobOutcome {
   if (answer.status === 200) return 'success';
@@ -44,6 +48,8 @@ export function createProcessor(deps: ProcessorDeps) {
     const started = Date.now();
     const queueWaitMs = started - data.acceptedAt;
     let group: string | undefined;
+    /** An upstream failure in its own words (addresses included): for this log only, never the answer. */
+    let failure: string | undefined;
     const finish = (outcome: JobOutcome, answer?: QueuedAnswer, chunks?: number) => {
       const seconds = (Date.now() - started) / 1000;
       deps.metrics.jobs.inc({ outcome });
@@ -61,13 +67,20 @@ export function createProcessor(deps: ProcessorDeps) {
           durationMs: Math.round(seconds * 1000),
           chunks,
           attempt: job.attemptsStarted,
+          failure,
         },
         'job',
       );
     };
+    // Nobody can receive the answer: no upstream is paid for it. A gateway that could not be
+    // asked about (Redis away for a moment) gets the benefit of the doubt.
     if (started >= data.deadline) {
       finish('expired');
       return { outcome: 'expired' };
+    }
+    if (await deps.gatewayGone(data.gatewayId).catch(() => false)) {
+      finish('gateway_gone');
+      return { outcome: 'gateway_gone' };
     }
     const signal = deps.cancels.register(jobId, data.deadline, started);
     deps.metrics.activeJobs.inc();
@@ -85,6 +98,7 @@ export function createProcessor(deps: ProcessorDeps) {
         deps.observe,
       );
       chunks = folded.chunks;
+      failure = folded.failure;
       if (folded.mismatches !== undefined && folded.mismatches.length > 0)
         deps.logger.warn(
           { jobId, requestId: data.requestId, upstream: folded.upstream, mismatches: folded.mismatches },
@@ -92,12 +106,23 @@ export function createProcessor(deps: ProcessorDeps) {
         );
       answer = { ...folded, jobId, queueWaitMs };
     } catch (error) {
-      if (!isProxyError(error)) {
+      // Handed back by a stopping worker: the next worker answers, this attempt sends nothing.
+      if (signal.reason instanceof JobHandedBackError) throw signal.reason;
+      if (!isProxyError(error) && signal.aborted) {
         // Cancelled by the client leaving: nobody to answer, no tokens to spend.
         finish('cancelled');
         return { outcome: 'cancelled' };
       }
-      answer = { ...errorAnswer(error, null, COMPLETION_APIS[data.kind].errorDialect), jobId, queueWaitMs };
+      // A bug of ours, not the upstream's: logged once with its stack, and answered (a 500) like
+      // any other error, so the client learns it now rather than at its deadline.
+      if (!isProxyError(error))
+        deps.logger.error({ err: error, jobId, requestId: data.requestId }, 'unexpected error');
+      const proxyError = asProxyError(error, data.requestId);
+      answer = {
+        ...errorAnswer(proxyError, null, COMPLETION_APIS[data.kind].errorDialect),
+        jobId,
+        queueWaitMs,
+      };
     } finally {
       deps.cancels.release(jobId);
       deps.metrics.activeJobs.dec();

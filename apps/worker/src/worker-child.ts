@@ -14,12 +14,13 @@ import {
   UpstreamSet,
   upstreamObserver,
 } from '@openai-proxy/shared';
-import { channelPubSub, createRedis, startHeartbeat } from '@openai-proxy/shared/redis';
-import { type Job, type Processor, Worker, type WorkerOptions } from 'bullmq';
+import { channelPubSub, createRedis, gatewayWatch, startHeartbeat } from '@openai-proxy/shared/redis';
+import type { Worker } from 'bullmq';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { answerPublisher } from './answer-publisher.js';
 import { CancelRegistry } from './cancel-registry.js';
 import type { WorkerConfig } from './config.js';
+import { DrainableWorker } from './drainable-worker.js';
 import { workerStatsSample } from './observability/stats-sample.js';
 import { createWorkerMetrics } from './observability/worker-metrics.js';
 import { createProcessor } from './processor.js';
@@ -28,8 +29,16 @@ export interface RunningWorker {
   worker: Worker<CompletionJobData>;
   /** Re-reads UPSTREAMS_FILE (SIGHUP); a bad file changes nothing and is logged. */
   reloadUpstreams(): boolean;
-  /** Stops taking jobs, finishes the active ones, closes connections. Runs once. */
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs, finishes the ones it holds within SHUTDOWN_GRACE_MS and hands the rest
+   * back to the queue, closes connections. Runs once.
+   */
+  close(): Promise<ShutdownReport>;
+}
+
+export interface ShutdownReport {
+  /** Jobs neither finished nor handed back: they return to the queue through the stalled-job check. */
+  stranded: number;
 }
 
 /** One worker process: a BullMQ Worker running up to WORKER_CONCURRENCY folds at once. */
@@ -72,16 +81,22 @@ export async function startWorkerChild(
     settings: nonStreamSettings(config),
     observe: upstreamObserver(metrics),
     publish,
+    gatewayGone: gatewayWatch(publisher, names),
   });
 
-  const worker = new DrainableWorker(names.queue, processor, {
-    connection: workerConnection,
-    prefix: names.prefix,
-    concurrency: config.WORKER_CONCURRENCY,
-    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
-    lockDuration: config.WORKER_LOCK_DURATION_MS,
-    maxStalledCount: 1,
-  });
+  const worker = new DrainableWorker(
+    names.queue,
+    processor,
+    {
+      connection: workerConnection,
+      prefix: names.prefix,
+      concurrency: config.WORKER_CONCURRENCY,
+      stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+      lockDuration: config.WORKER_LOCK_DURATION_MS,
+      maxStalledCount: 1,
+    },
+    logger,
+  );
   worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
   worker.on('failed', (job, error) => {
     logger.error({ err: error, jobId: job?.id }, 'job failed');
@@ -102,8 +117,14 @@ export async function startWorkerChild(
   });
   await worker.waitUntilReady();
   // Gateways refuse new non-stream requests quickly when no worker beats (see worker-presence.ts).
-  const heartbeat = startHeartbeat(publisher, names, `${hostname()}:${process.pid}`, (error) =>
-    logger.debug({ err: error }, 'heartbeat failed'),
+  // It names the jobs held too: a gateway then tells a running job whose keys a Redis restart
+  // wiped from a lost one.
+  const heartbeat = startHeartbeat(
+    publisher,
+    names,
+    `${hostname()}:${process.pid}`,
+    (error) => logger.debug({ err: error }, 'heartbeat failed'),
+    () => worker.heldJobIds(),
   );
   logger.info(
     { concurrency: config.WORKER_CONCURRENCY, queue: names.queue, redis: describeTopology(redis) },
@@ -116,18 +137,26 @@ export async function startWorkerChild(
     sample: workerStatsSample(metrics),
   });
 
-  let closing: Promise<void> | undefined;
+  let closing: Promise<ShutdownReport> | undefined;
   const close = () => {
     closing ??= (async () => {
+      const graceEndsAt = Date.now() + config.SHUTDOWN_GRACE_MS;
       stats.stop();
-      // Take no new job. Not `worker.close()`: it also waits for the blocking connection to end,
-      // and one that is between reconnect attempts (Redis away, or just back) never ends, so the
-      // shutdown sat out the whole grace with nothing to do.
-      await worker.pause(true);
-      await heartbeat.stop();
+      await worker.stopTaking();
+      await heartbeat.leave();
       if (worker.jobsInFlight > 0)
         logger.info({ activeJobs: worker.jobsInFlight }, 'waiting for active jobs');
-      await worker.noJobInFlight();
+      if (!(await worker.noJobInFlightWithin(graceEndsAt - Date.now()))) {
+        // The next worker runs them at once, rather than after its stalled-job check noticed
+        // this one gone; their gateways keep waiting on the same reply channel.
+        logger.warn(
+          { graceMs: config.SHUTDOWN_GRACE_MS, activeJobs: worker.jobsInFlight },
+          'grace period over; handing the unfinished jobs back to the queue',
+        );
+        cancels.handBackAll();
+        await worker.noJobInFlight();
+      }
+      await heartbeat.stop();
       // Nothing left to wait for: `force` skips BullMQ's wait on Redis.
       await worker.close(true);
       cancels.close();
@@ -135,49 +164,9 @@ export async function startWorkerChild(
       cancelSubscriber.disconnect();
       publisher.disconnect();
       workerConnection.disconnect();
+      return { stranded: worker.jobsStranded };
     })();
     return closing;
   };
   return { worker, reloadUpstreams: () => reloadUpstreams(upstreams, config, logger), close };
-}
-
-/**
- * A BullMQ Worker that knows which jobs it holds: from the moment it takes one ('active') until
- * BullMQ is done with it, its outcome recorded in Redis or given up on. That is what a shutdown
- * waits for. Waiting only for the processor would leave a job whose answer was sent active in
- * Redis, where the stalled-job check gives it to another worker and the upstream is called twice.
- */
-class DrainableWorker extends Worker<CompletionJobData> {
-  private readonly held = new Set<string>();
-  private readonly drainWaiters: Array<() => void> = [];
-
-  constructor(queue: string, processor: Processor<CompletionJobData>, options: WorkerOptions) {
-    super(queue, processor, options);
-    this.on('active', (job) => this.held.add(String(job.id)));
-  }
-
-  /** BullMQ's own step per job: runs the processor, then records the outcome (with its retries). */
-  override async processJob(job: Job<CompletionJobData>, token: string, fetchNextCallback?: () => boolean) {
-    try {
-      return await super.processJob(job, token, fetchNextCallback);
-    } finally {
-      this.release(String(job.id));
-    }
-  }
-
-  get jobsInFlight(): number {
-    return this.held.size;
-  }
-
-  /** Resolves when this worker holds no job: at once when it holds none. */
-  noJobInFlight(): Promise<void> {
-    if (this.held.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
-  }
-
-  private release(id: string): void {
-    this.held.delete(id);
-    if (this.held.size > 0) return;
-    for (const wake of this.drainWaiters.splice(0)) wake();
-  }
 }

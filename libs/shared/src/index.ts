@@ -94,6 +94,7 @@ export { reloadUpstreams } from './upstream/reload-upstreams.js';
 export { type FoldBody, foldBody, foldBodyFor, renameModel, streamBodyFor } from './upstream/routed-body.js';
 export { nonStreamSettings, upstreamTimeouts } from './upstream/settings-from-config.js';
 export type { Upstream } from './upstream/upstream.js';
+export { failureDetail, isUpstreamFailure } from './upstream/upstream-failure.js';
 export type { UpstreamGroup } from './upstream/upstream-group.js';
 export { UpstreamSet } from './upstream/upstream-set.js';
 export { readUpstreamsFile, type UpstreamSpec } from './upstream/upstream-specs.js';

@@ -4,15 +4,18 @@
  * that suits the topology, and worker presence.
  */
 export { ChannelPubSub, channelPubSub } from './queue/channel-pub-sub.js';
+export { gatewayWatch, startGatewayHeartbeat } from './queue/gateway-presence.js';
 export {
   createRedis,
   type RedisClient,
   type RedisRole,
   usesShardedPubSub,
 } from './queue/redis-connection.js';
+export { OUTAGE_LOG_INTERVAL_MS, RedisOutageLog } from './queue/redis-outage-log.js';
 export {
   ALIVE_FOR_MS,
   HEARTBEAT_MS,
+  type Heartbeat,
   liveWorkerIds,
   startHeartbeat,
   workersAlive,

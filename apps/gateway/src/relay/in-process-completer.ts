@@ -2,6 +2,7 @@ import {
   completeFromStream,
   deadlineError,
   errors,
+  type Logger,
   type NonStreamSettings,
   type UpstreamObserver,
   type UpstreamSet,
@@ -9,7 +10,12 @@ import {
 import { Deadlines } from './deadlines.js';
 import type { CompletedAnswer, NonStreamCompleter, NonStreamJob } from './non-stream-completer.js';
 
-/** Standalone mode: the same fold the workers run, in the gateway process, no queue. */
+/**
+ * Standalone mode: the same fold the workers run, in the gateway process, no queue. An error that
+ * is no upstream failure (a bug of ours) comes out of `complete` unchanged, for `sendError`'s 500
+ * with its stack; an upstream failure is an error answer, its detail (addresses included) logged
+ * here rather than sent.
+ */
 export class InProcessCompleter implements NonStreamCompleter {
   readonly mode = 'standalone' as const;
   private readonly deadlines = new Deadlines<AbortController>((call, timeoutMs) =>
@@ -20,6 +26,7 @@ export class InProcessCompleter implements NonStreamCompleter {
     private readonly upstreams: UpstreamSet,
     private readonly settings: NonStreamSettings,
     private readonly observe: UpstreamObserver,
+    private readonly logger: Logger,
   ) {}
 
   async complete(job: NonStreamJob, clientGone: AbortSignal): Promise<CompletedAnswer> {
@@ -32,7 +39,18 @@ export class InProcessCompleter implements NonStreamCompleter {
     clientGone.addEventListener('abort', onClientGone, { once: true });
     this.deadlines.add(call, job.timeoutMs);
     try {
-      return await completeFromStream(group, this.settings, { ...job, signal: call.signal }, this.observe);
+      const answer = await completeFromStream(
+        group,
+        this.settings,
+        { ...job, signal: call.signal },
+        this.observe,
+      );
+      if (answer.failure !== undefined)
+        this.logger.warn(
+          { requestId: job.requestId, upstream: answer.upstream ?? undefined, failure: answer.failure },
+          'upstream failed',
+        );
+      return answer;
     } finally {
       this.deadlines.remove(call);
       clientGone.removeEventListener('abort', onClientGone);

@@ -9,6 +9,7 @@ import {
   errorAnswer,
   errors,
   type Logger,
+  type ProxyError,
   type QueuedAnswer,
   type QueueNames,
   queueNames,
@@ -19,11 +20,15 @@ import {
   channelPubSub,
   createRedis,
   type RedisClient,
+  RedisOutageLog,
+  startGatewayHeartbeat,
   workersAlive,
 } from '@openai-proxy/shared/redis';
 import type { GatewayConfig } from '../config.js';
 import { Queue } from './bullmq-queue.js';
 import { Deadlines } from './deadlines.js';
+import { type JobAdmission, jobAdmission } from './job-admission.js';
+import { LOST_JOB_CHECK_MS, LostJobWatch } from './lost-job-watch.js';
 import type { CompletedAnswer, NonStreamCompleter, NonStreamJob } from './non-stream-completer.js';
 
 interface Waiter {
@@ -32,6 +37,8 @@ interface Waiter {
   createdAt: number;
   /** The shape of the 504 this waiter gets if its deadline passes. */
   errorDialect: ErrorDialect;
+  /** Its job is in the queue (the add returned): from then on a missing job is a lost one. */
+  queued: boolean;
 }
 
 type QueueSettings = Pick<
@@ -53,6 +60,20 @@ const KEPT_FAILED_JOBS = { count: 100, age: 24 * 3600 };
 const queueUnavailable = () =>
   errors.unavailable('The job queue (Redis) is unavailable; try again shortly.', 'queue_unavailable', 2);
 
+const jobLost = () =>
+  errors.unavailable(
+    'The job was lost in Redis (restarted without persistence, flushed, or out of memory); try again.',
+    'job_lost',
+    2,
+  );
+
+const noWorkers = (sinceMs: number) =>
+  errors.unavailable(
+    `No worker has been alive for ${Math.round(sinceMs / 1000)} s; try again shortly.`,
+    'no_workers',
+    5,
+  );
+
 /**
  * Queue mode: each request becomes a BullMQ job; the answer comes back on this gateway's own
  * pub/sub channel (see DESIGN.md, "The job protocol"). An answer published while this gateway
@@ -73,13 +94,18 @@ export class QueuedCompleter implements NonStreamCompleter {
     (jobId, timeoutMs) => void this.expire(jobId, timeoutMs),
   );
   private readonly pollTimer: NodeJS.Timeout;
-  private readonly depthTimer: NodeJS.Timeout;
-  /** Jobs waiting for a worker, sampled twice a second (a count per request would double Redis work). */
-  private queueDepth = 0;
+  private readonly workersTimer: NodeJS.Timeout;
+  private readonly lostTimer: NodeJS.Timeout;
+  private readonly admission: JobAdmission;
+  private readonly lostJobs: LostJobWatch;
+  private readonly outageLog: RedisOutageLog;
+  private heartbeat: { stop(): Promise<void> } | undefined;
   private readonly countWorkers: () => Promise<number>;
   /** Live workers at the last sample; the gateway's start counts as a sighting, for workers to come up. */
   private workers = 0;
   private lastWorkerSeenAt = Date.now();
+  /** Until a first worker is seen, waiting jobs are refused with the new ones (nobody may ever come). */
+  private sawAWorker = false;
   private subscribed = false;
   private closing: Promise<void> | undefined;
 
@@ -94,9 +120,14 @@ export class QueuedCompleter implements NonStreamCompleter {
     this.subscriber = createRedis(config.redis, 'subscriber', `gateway-sub:${this.gatewayId}`);
     this.queue = new Queue(this.names.queue, { connection: this.commands, prefix: this.names.prefix });
     this.countWorkers = workersAlive(this.commands, this.names);
-    this.commands.on('error', (error) => this.logger.warn({ err: error }, 'redis (queue) error'));
-    this.subscriber.on('error', (error) => this.logger.warn({ err: error }, 'redis (subscriber) error'));
-    this.queue.on('error', (error) => this.logger.warn({ err: error }, 'queue error'));
+    this.outageLog = new RedisOutageLog(logger);
+    this.outageLog.watch(this.commands, 'queue');
+    this.outageLog.watch(this.subscriber, 'subscriber');
+    // The queue's errors are its connection's while Redis is away; anything else is worth a stack.
+    this.queue.on('error', (error) => this.logRedisFailure(error, 'queue error'));
+    const debug = (error: unknown) => this.logger.debug({ err: error }, 'redis command failed');
+    this.admission = jobAdmission(this.commands, this.queue, this.names, config.MAX_QUEUE_DEPTH, debug);
+    this.lostJobs = new LostJobWatch(this.commands, this.queue, this.names);
     this.pubSub.onMessage(this.subscriber, (_channel, message) => this.onMessage(message));
     // After a reconnect ioredis subscribes again by itself; answers published meanwhile found
     // no listener, so the workers stored them: collect them for every waiter at once.
@@ -108,15 +139,34 @@ export class QueuedCompleter implements NonStreamCompleter {
       config.RESULT_POLL_INTERVAL_MS,
     );
     this.pollTimer.unref();
-    this.depthTimer = setInterval(() => void this.sample(), 500);
-    this.depthTimer.unref();
+    this.workersTimer = setInterval(() => void this.sampleWorkers(), 500);
+    this.workersTimer.unref();
+    this.lostTimer = setInterval(() => void this.answerLostJobs(), LOST_JOB_CHECK_MS);
+    this.lostTimer.unref();
   }
 
-  /** Subscribes to this gateway's channel; call once before serving. */
-  async start(): Promise<void> {
-    await this.pubSub.subscribe(this.subscriber, this.replyTo);
-    this.subscribed = true;
-    await this.sample();
+  /**
+   * Subscribes to this gateway's channel and starts beating. Resolves once subscribed, or after
+   * `waitMs` without Redis: a gateway started while Redis is away listens all the same, serves
+   * streams, refuses non-stream requests quickly (`isReady()` is false), and takes the queue up
+   * by itself when Redis comes.
+   */
+  start(waitMs: number): Promise<void> {
+    this.heartbeat = startGatewayHeartbeat(this.commands, this.names, this.gatewayId, (error) =>
+      this.logger.debug({ err: error }, 'gateway heartbeat failed'),
+    );
+    const subscribed = this.pubSub.subscribe(this.subscriber, this.replyTo).then(
+      () => {
+        this.subscribed = true;
+        return this.sampleWorkers();
+      },
+      (error: unknown) => this.logger.error({ err: error }, 'could not subscribe to the results channel'),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, waitMs);
+    });
+    return Promise.race([subscribed, waited]).finally(() => clearTimeout(timer));
   }
 
   get pendingCount(): number {
@@ -124,7 +174,7 @@ export class QueuedCompleter implements NonStreamCompleter {
   }
 
   isReady(): boolean {
-    return this.commands.status === 'ready' && this.subscriber.status === 'ready';
+    return this.subscribed && this.commands.status === 'ready' && this.subscriber.status === 'ready';
   }
 
   liveWorkers(): number | undefined {
@@ -138,27 +188,26 @@ export class QueuedCompleter implements NonStreamCompleter {
 
   async complete(job: NonStreamJob, signal: AbortSignal): Promise<CompletedAnswer> {
     if (!this.isReady()) throw queueUnavailable();
-    if (this.workersMissing()) {
+    if (this.workersMissing()) throw noWorkers(Date.now() - this.lastWorkerSeenAt);
+    const jobId = randomUUID();
+    const admitted = await this.admission.admit(jobId).catch((error: unknown) => {
+      this.logRedisFailure(error, 'could not admit a job');
+      throw queueUnavailable();
+    });
+    if (!admitted.admitted) {
       throw errors.unavailable(
-        `No worker has been alive for ${Math.round((Date.now() - this.lastWorkerSeenAt) / 1000)} s; try again shortly.`,
-        'no_workers',
-        5,
-      );
-    }
-    if (this.queueDepth >= this.config.MAX_QUEUE_DEPTH) {
-      throw errors.unavailable(
-        `The queue is full (${this.queueDepth} jobs waiting); try again shortly.`,
+        `The queue is full (${admitted.depth} jobs waiting); try again shortly.`,
         'queue_full',
         Math.max(1, Math.ceil(this.config.RESULT_POLL_INTERVAL_MS / 1000)),
       );
     }
-    const jobId = randomUUID();
     const acceptedAt = Date.now();
     const data: CompletionJobData = {
       kind: job.kind,
       body: job.body,
       headers: job.headers,
       replyTo: this.replyTo,
+      gatewayId: this.gatewayId,
       deadline: acceptedAt + job.timeoutMs,
       requestId: job.requestId,
       acceptedAt,
@@ -170,6 +219,7 @@ export class QueuedCompleter implements NonStreamCompleter {
         reject,
         createdAt: acceptedAt,
         errorDialect: COMPLETION_APIS[job.kind].errorDialect,
+        queued: false,
       });
     });
     this.deadlines.add(jobId, job.timeoutMs, acceptedAt);
@@ -180,10 +230,15 @@ export class QueuedCompleter implements NonStreamCompleter {
         removeOnFail: this.config.ADMIN_API_KEYS.length > 0 ? KEPT_FAILED_JOBS : true,
         attempts: 1,
       });
-    } catch {
+    } catch (error) {
       this.settle(jobId);
+      this.logRedisFailure(error, 'could not queue a job');
       throw queueUnavailable();
+    } finally {
+      this.admission.settle(jobId);
     }
+    const waiter = this.pending.get(jobId);
+    if (waiter !== undefined) waiter.queued = true;
     const onAbort = () => {
       const waiter = this.settle(jobId);
       if (waiter) {
@@ -204,7 +259,10 @@ export class QueuedCompleter implements NonStreamCompleter {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.pollTimer);
-      clearInterval(this.depthTimer);
+      clearInterval(this.workersTimer);
+      clearInterval(this.lostTimer);
+      // Workers skip the jobs of a gateway that left: nobody can receive their answers.
+      await this.heartbeat?.stop();
       this.deadlines.clear();
       for (const [jobId, waiter] of this.pending) {
         this.settle(jobId);
@@ -217,19 +275,59 @@ export class QueuedCompleter implements NonStreamCompleter {
     return this.closing;
   }
 
-  /** The queue's depth and the live workers, twice a second. */
-  private async sample(): Promise<void> {
-    if (this.commands.status !== 'ready') return;
+  /** A failed command: part of an outage (one line per interval), or worth its own line. */
+  private logRedisFailure(error: unknown, message: string): void {
+    if (this.commands.status === 'ready') this.logger.warn({ err: error }, message);
+    else this.outageLog.failed('queue', error);
+  }
+
+  /** The live workers, twice a second, when the gateway watches for them. */
+  private async sampleWorkers(): Promise<void> {
+    if (this.config.NO_WORKERS_REFUSE_AFTER_MS === 0 || this.commands.status !== 'ready') return;
     try {
-      const [depth, workers] = await Promise.all([
-        this.queue.count(),
-        this.config.NO_WORKERS_REFUSE_AFTER_MS > 0 ? this.countWorkers() : 0,
-      ]);
-      this.queueDepth = depth;
-      this.workers = workers;
-      if (workers > 0) this.lastWorkerSeenAt = Date.now();
+      this.workers = await this.countWorkers();
     } catch {
       // Redis went away between the check and the call; the next sample will tell.
+      return;
+    }
+    if (this.workers > 0) {
+      this.lastWorkerSeenAt = Date.now();
+      this.sawAWorker = true;
+    } else if (!this.sawAWorker && this.workersMissing()) {
+      this.refuseWaiting(noWorkers(Date.now() - this.lastWorkerSeenAt));
+    }
+  }
+
+  /**
+   * No worker has come since this gateway started: the jobs it queued meanwhile are refused like
+   * new requests, rather than wait for their deadline for a farm that may never start. (Once
+   * workers were seen, queued jobs wait out a gap: the farm is restarting, most likely.)
+   */
+  private refuseWaiting(error: ProxyError): void {
+    for (const [jobId, waiter] of this.pending) {
+      if (!waiter.queued) continue;
+      this.settle(jobId);
+      waiter.reject(error);
+      void this.cancel(jobId);
+    }
+  }
+
+  /** Answers the waiters whose jobs vanished from Redis, at once rather than at their deadlines. */
+  private async answerLostJobs(): Promise<void> {
+    if (this.commands.status !== 'ready') return;
+    const queued = [...this.pending].filter(([, waiter]) => waiter.queued).map(([jobId]) => jobId);
+    let lost: string[];
+    try {
+      lost = await this.lostJobs.lost(queued);
+    } catch (error) {
+      this.logger.debug({ err: error }, 'could not look for lost jobs');
+      return;
+    }
+    for (const jobId of lost) {
+      const waiter = this.settle(jobId);
+      if (waiter === undefined) continue;
+      this.logger.warn({ jobId }, 'job lost in Redis; answered 503 job_lost');
+      waiter.reject(jobLost());
     }
   }
 

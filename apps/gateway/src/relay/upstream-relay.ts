@@ -1,11 +1,11 @@
 import {
   type ClientCredential,
   errors,
+  isUpstreamFailure,
   type KeyHeader,
   pickForwardedHeaders,
   relayableResponseHeaders,
   streamUpstream,
-  toUpstreamError,
   type Upstream,
   type UpstreamGroup,
   type UpstreamObserver,
@@ -90,9 +90,13 @@ export async function relayUpstream(
     );
   } catch (error) {
     if (ctx.left) return;
-    // Before the status line: a clean OpenAI-shaped error. After it: the body is cut, which a
-    // streaming client sees as an unfinished stream (no [DONE]), never as a shortened success.
-    if (!res.headersSent) throw toUpstreamError(signal.aborted ? signal.reason : error, settings.timeouts);
+    const failure = signal.aborted ? signal.reason : error;
+    // Before the status line: a clean OpenAI-shaped error (`streamUpstream` made every upstream
+    // failure a ProxyError; anything else is a bug of ours, for sendError's 500 with its stack).
+    if (!res.headersSent) throw failure;
+    // After it: the body is cut, which a streaming client sees as an unfinished stream (no
+    // [DONE]), never as a shortened success. A bug of ours still goes to sendError, to be logged.
+    if (!isUpstreamFailure(failure)) throw failure;
     res.destroy();
   } finally {
     dispose();

@@ -1,34 +1,49 @@
+import type { Upstream } from '@openai-proxy/shared';
 import type { RouteHandler } from '../pipeline/request-door.js';
 import type { RouteDeps } from './route-deps.js';
 
 /** Probes and scrapes: answered before any limit, and not counted as traffic in the stats line. */
 export const PROBE_ROUTES: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics']);
 
-/** `GET /health`: liveness — the process answers; `status` says `degraded` when Redis is away. */
+/**
+ * `GET /health`: liveness — the process answers, always 200. `status` says `degraded` when Redis
+ * is away; `upstreams` counts those cooling down, which is news for an operator, not a reason to
+ * restart or unlist this process.
+ */
 export function health(deps: RouteDeps): RouteHandler {
   return (_req, res) => {
     res.json({
       status: deps.completer.isReady() ? 'ok' : 'degraded',
       pid: process.pid,
       mode: deps.completer.mode,
+      upstreams: upstreamCounts(deps.relay.upstreams.all, Date.now()),
     });
   };
 }
 
-/** `GET /ready`: readiness — 200 only when Redis (queue mode) and at least one upstream are usable. */
+/** How many upstreams are configured, and how many of them are out of the pick right now. */
+function upstreamCounts(all: readonly Upstream[], nowMs: number) {
+  const healthy = all.filter((upstream) => upstream.health.isHealthy(nowMs)).length;
+  return { total: all.length, healthy, coolingDown: all.length - healthy };
+}
+
+/**
+ * `GET /ready`: readiness — 200 when this process can serve: Redis reachable (queue mode) and,
+ * where the gateway watches for them, workers alive. Upstreams are left out on purpose: they are
+ * shared by every replica, so a provider's bad minute would unlist all of them at once and turn
+ * a partial failure (streams, other models, a quick recovery) into a total outage.
+ */
 export function ready(deps: RouteDeps): RouteHandler {
   return (_req, res) => {
     const queue = deps.completer.isReady();
-    const upstreams = deps.relay.upstreams.anyHealthy();
     const watched = deps.completer.liveWorkers() !== undefined;
     const workers = !deps.completer.workersMissing();
-    const ready = queue && upstreams && workers;
+    const ready = queue && workers;
     res.status(ready ? 200 : 503).json({
       status: ready ? 'ready' : 'not_ready',
       mode: deps.completer.mode,
       checks: {
         queue: queue ? 'ok' : 'unavailable',
-        upstreams: upstreams ? 'ok' : 'all_cooling_down',
         ...(watched ? { workers: workers ? 'ok' : 'no_workers' } : {}),
       },
     });

@@ -39,7 +39,7 @@ export function createWorkerMetrics(
     registry,
     jobs: new Counter({
       name: 'openai_proxy_worker_jobs_total',
-      help: 'Jobs processed, by outcome (success, upstream_error, error, cancelled, expired).',
+      help: 'Jobs processed, by outcome (success, upstream_error, error, cancelled, expired, gateway_gone).',
       labelNames: ['outcome'],
       registers,
     }),

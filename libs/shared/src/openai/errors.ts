@@ -57,6 +57,8 @@ export const ERROR_CODES = {
   queue_unavailable: unavailable,
   /** Queue mode: no worker has beaten for NO_WORKERS_REFUSE_AFTER_MS. */
   no_workers: unavailable,
+  /** Queue mode: the job vanished from Redis (a restart without persistence, FLUSHDB, eviction). */
+  job_lost: unavailable,
   shutting_down: unavailable,
   connect_timeout: timeout,
   first_byte_timeout: timeout,

@@ -15,6 +15,8 @@ export interface CompletionJobData {
   auth?: ClientCredential;
   /** The gateway's results channel. */
   replyTo: string;
+  /** The gateway process that waits for the answer: a worker skips the job once it is gone. */
+  gatewayId: string;
   /** Epoch ms after which nobody waits for the answer. */
   deadline: number;
   requestId: string;

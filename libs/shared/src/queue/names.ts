@@ -14,6 +14,12 @@ export interface QueueNames {
   cancelChannel: string;
   /** The live worker processes, each scored by its last heartbeat (worker-presence.ts). */
   workersKey: string;
+  /** The jobs workers hold, each scored by the last heartbeat that named it (worker-presence.ts). */
+  heldJobsKey: string;
+  /** The gateway processes, each scored by its last heartbeat (gateway-presence.ts). */
+  gatewaysKey: string;
+  /** Jobs a gateway admitted and is adding to the queue, counted with the queue's depth (job-admission.ts). */
+  admissionsKey: string;
 }
 
 /** One queue per prefix: two deployments that share a Redis differ by their prefix. */
@@ -27,5 +33,8 @@ export function queueNames(prefix: string): QueueNames {
     resultKey: (jobId) => `${prefix}:result:${jobId}`,
     cancelChannel: `${prefix}:cancel`,
     workersKey: `${prefix}:workers`,
+    heldJobsKey: `${prefix}:held-jobs`,
+    gatewaysKey: `${prefix}:gateways`,
+    admissionsKey: `${prefix}:admissions`,
   };
 }

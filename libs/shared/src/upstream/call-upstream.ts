@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { errors, isProxyError, type ProxyError } from '../openai/errors.js';
 import type { Upstream } from './upstream.js';
+import { failureKind, isUpstreamFailure } from './upstream-failure.js';
 import type { UpstreamGroup } from './upstream-group.js';
 import { parseRetryAfter } from './upstream-health.js';
 
@@ -67,7 +68,11 @@ export type UpstreamObserver = (
   firstByteSeconds: number,
 ) => void;
 
-/** An undici or network failure as the error the client should see, naming the timeout that fired. */
+/**
+ * An upstream failure (see `isUpstreamFailure`) as the error the client should see, naming the
+ * timeout that fired, or the failure's kind: never its message, which names internal addresses.
+ * The original error stays the ProxyError's `cause`, for the log.
+ */
 export function toUpstreamError(error: unknown, timeouts: UpstreamTimeouts): ProxyError {
   if (isProxyError(error)) return error;
   const code = (error as { code?: unknown } | null)?.code;
@@ -78,10 +83,8 @@ export function toUpstreamError(error: unknown, timeouts: UpstreamTimeouts): Pro
       return errors.timeout('first byte', timeouts.firstByteMs);
     case 'UND_ERR_BODY_TIMEOUT':
       return errors.timeout('idle', timeouts.idleMs);
-    default: {
-      const detail = error instanceof Error ? error.message : String(error);
-      return errors.upstreamUnavailable(`The upstream connection failed: ${detail}`, error);
-    }
+    default:
+      return errors.upstreamUnavailable(`The upstream connection failed (${failureKind(error)}).`, error);
   }
 }
 
@@ -117,7 +120,8 @@ type Attempt<T> = (
  * then a different one of the same group after a connect error, timeout, 5xx or 429 — always
  * before the first byte reaches the client.
  * When no try is left, the last network error is thrown as a ProxyError (an error response was
- * already relayed by the attempt). The signal's reason is thrown as is.
+ * already relayed by the attempt). The signal's reason is thrown as is, and so is an error that is
+ * no upstream failure (a bug of ours): no cool-down and no other upstream for it.
  */
 async function withFailover<T>(
   upstreams: UpstreamGroup,
@@ -148,6 +152,7 @@ async function withFailover<T>(
     } catch (error) {
       if (error instanceof SinkError) throw error.cause;
       if (request.signal.aborted) throw request.signal.reason ?? error;
+      if (!isUpstreamFailure(error)) throw error;
       lastError = toUpstreamError(error, upstream.timeouts);
       upstream.health.markFailure(Date.now());
       observe?.(upstream, outcomeForError(lastError), (performance.now() - started) / 1000);

@@ -13,6 +13,7 @@ import { COMPLETION_APIS } from './completion-apis.js';
 import { answerHeaders } from './forward-headers.js';
 import { type FoldBody, foldBodyFor, renameModel } from './routed-body.js';
 import type { Upstream } from './upstream.js';
+import { failureDetail, isUpstreamFailure } from './upstream-failure.js';
 import type { UpstreamGroup } from './upstream-group.js';
 
 export interface NonStreamSettings {
@@ -32,6 +33,13 @@ export interface NonStreamRequest {
   signal: AbortSignal;
 }
 
+/**
+ * A non-stream answer, with what the log needs: the fold's counts and, for an error answer the
+ * proxy made of an upstream failure, `failure`: what went wrong in the error's own words
+ * (addresses included), for the log only.
+ */
+export type NonStreamAnswer = Answer & Pick<FoldedAnswer, 'chunks' | 'mismatches'> & { failure?: string };
+
 /** Stream breaks worth another try: the connection or the stream ended early, the upstream went quiet. */
 const RETRYABLE_STREAM_CODES = new Set([
   'upstream_stream_truncated',
@@ -44,7 +52,8 @@ const RETRYABLE_STREAM_CODES = new Set([
  * Answers a non-stream request by asking an upstream for a stream and folding it: the one
  * code path behind both the queue worker and standalone mode. Upstream HTTP errors are
  * relayed with their status and body; a broken stream becomes a 502, never a shortened 200.
- * Throws only the signal's reason, when the caller aborted.
+ * Throws only the signal's reason, when the caller aborted, and an error that is no upstream
+ * failure (a bug of ours, see `isUpstreamFailure`), unchanged: never retried, nobody cooled down.
  *
  * The body is written by undici's `stream()` straight into a sink chosen from the status line: a
  * `FoldingSink` for a 200 event stream, a `TextSink` for anything to relay as sent.
@@ -54,7 +63,7 @@ export async function completeFromStream(
   settings: NonStreamSettings,
   request: NonStreamRequest,
   observe?: UpstreamObserver,
-): Promise<Answer & Pick<FoldedAnswer, 'chunks' | 'mismatches'>> {
+): Promise<NonStreamAnswer> {
   const api = COMPLETION_APIS[request.kind];
   for (let attempt = 0; ; attempt += 1) {
     let reply: { upstream: Upstream; status: number; headers: Answer['headers'] } | undefined;
@@ -114,6 +123,8 @@ export async function completeFromStream(
       return { status: 200, upstream: label, errorCode: null, headers: reply.headers, ...folded };
     } catch (error) {
       if (request.signal.aborted) throw request.signal.reason ?? error;
+      // A bug of ours is no upstream's failure: thrown as is, for a 500 (no retry, no cool-down).
+      if (!isUpstreamFailure(error)) throw error;
       const proxyError = toUpstreamError(error, reply?.upstream.timeouts ?? settings.timeouts);
       const streamStarted = folding !== undefined;
       const retryable = RETRYABLE_STREAM_CODES.has(proxyError.code);
@@ -121,7 +132,8 @@ export async function completeFromStream(
       if (streamStarted && (!isProxyError(error) || retryable))
         reply?.upstream.health.markFailure(Date.now());
       if (streamStarted && retryable && attempt < settings.streamRetries) continue;
-      return { ...errorAnswer(proxyError, reply?.upstream.label ?? null, api.errorDialect), chunks: 0 };
+      const answer = errorAnswer(proxyError, reply?.upstream.label ?? null, api.errorDialect);
+      return { ...answer, chunks: 0, failure: failureDetail(proxyError) };
     }
   }
 }
