@@ -14,7 +14,13 @@ import {
   UpstreamSet,
   upstreamObserver,
 } from '@openai-proxy/shared';
-import { channelPubSub, createRedis, gatewayWatch, startHeartbeat } from '@openai-proxy/shared/redis';
+import {
+  channelPubSub,
+  createRedis,
+  gatewayWatch,
+  RedisOutageLog,
+  startHeartbeat,
+} from '@openai-proxy/shared/redis';
 import type { Worker } from 'bullmq';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { answerPublisher } from './answer-publisher.js';
@@ -61,12 +67,14 @@ export async function startWorkerChild(
   const publisher = createRedis(redis, 'worker', `worker-pub:${process.pid}`);
   const cancelSubscriber = createRedis(redis, 'subscriber', `worker-cancel:${process.pid}`);
   const workerConnection = createRedis(redis, 'worker', `worker:${process.pid}`);
+  // While Redis is away: one line when it goes, one per interval, one when it is back.
+  const outageLog = new RedisOutageLog(logger);
   for (const [role, client] of [
     ['publisher', publisher],
     ['cancel subscriber', cancelSubscriber],
     ['worker', workerConnection],
   ] as const) {
-    client.on('error', (error) => logger.warn({ err: error, role }, 'redis error'));
+    outageLog.watch(client, role);
   }
   pubSub.onMessage(cancelSubscriber, (_channel, jobId) => cancels.cancel(jobId));
   await pubSub.subscribe(cancelSubscriber, names.cancelChannel);
@@ -97,7 +105,10 @@ export async function startWorkerChild(
     },
     logger,
   );
-  worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
+  worker.on('error', (error) => {
+    if (workerConnection.status === 'ready') logger.warn({ err: error }, 'worker error');
+    else outageLog.failed('worker', error);
+  });
   worker.on('failed', (job, error) => {
     logger.error({ err: error, jobId: job?.id }, 'job failed');
     // A failed job may be kept for the queue dashboard (the gateway decides): not with the

@@ -9,7 +9,7 @@ export const OUTAGE_LOG_INTERVAL_MS = 10_000;
  * reports each failed reconnect attempt, several a second together; a stack trace of
  * `ECONNREFUSED` tells an operator nothing the first line did not. So: one warning when the first
  * connection fails, then one line per interval with how many failures it saw, and one line when
- * every connection is back. Messages only, no stacks.
+ * every connection is back. Messages only, no stacks; each failure is a debug line.
  */
 export class RedisOutageLog {
   private readonly down = new Set<string>();
@@ -47,6 +47,7 @@ export class RedisOutageLog {
     }
     this.down.add(role);
     this.failures += 1;
+    this.logger.debug({ role, error: message }, 'redis connection failed');
     if (now - this.lastLineAt < this.intervalMs) return;
     this.logger.warn(
       { roles: [...this.down], error: message, failures: this.failures, downMs: now - this.since },
