@@ -1,26 +1,18 @@
-// `npm start`: the gateway, plus the worker farm when REDIS_URL is set, on one machine.
-// Runs the compiled JS (the npm script builds first when the build is missing or stale).
-import { spawn } from 'node:child_process';
+// `npm start`: builds when the build is missing or stale, then runs the compiled gateway, plus the
+// worker farm when REDIS_URL is set, on one machine. SIGTERM/SIGINT stop both, SIGHUP reloads
+// both; one that ends on its own stops the other (see supervisor.mjs).
+import { Supervisor, shutdownGraceMs } from './supervisor.mjs';
 
-const apps = [['gateway', 'apps/gateway/dist/main.js']];
-if (process.env.REDIS_URL) apps.push(['worker', 'apps/worker/dist/main.js']);
+const supervisor = new Supervisor({ label: 'openai-proxy', graceMs: shutdownGraceMs() });
 
-const children = apps.map(([name, entry]) => {
-  const child = spawn(process.execPath, [entry], { stdio: 'inherit', env: process.env });
-  child.on('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`openai-proxy: ${name} exited (${signal ?? code}); stopping the others`);
-      stop('SIGTERM');
-      process.exitCode = code ?? 1;
-    }
-  });
-  return child;
-});
+// In this process rather than in the npm script, so a signal during the build stops it too.
+const built = await supervisor.runStep('build', [
+  'node_modules/.bin/turbo',
+  'run',
+  'build',
+  '--output-logs=errors-only',
+]);
+if (built !== 0) process.exit(built);
 
-let stopping = false;
-function stop(signal) {
-  stopping = true;
-  for (const child of children) if (child.exitCode === null) child.kill(signal);
-}
-process.on('SIGTERM', () => stop('SIGTERM'));
-process.on('SIGINT', () => stop('SIGINT'));
+supervisor.start('gateway', ['apps/gateway/dist/main.js']);
+if (process.env.REDIS_URL) supervisor.start('worker', ['apps/worker/dist/main.js']);
