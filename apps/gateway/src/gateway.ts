@@ -10,11 +10,11 @@ import {
   upstreamObserver,
 } from '@openai-proxy/shared';
 import { Registry } from 'prom-client';
+import { createCompleter } from './completion/create-completer.js';
+import type { NonStreamCompleter } from './completion/non-stream-completer.js';
 import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics } from './observability/gateway-metrics.js';
 import { gatewayStatsSample } from './observability/stats-sample.js';
-import { createCompleter } from './relay/create-completer.js';
-import type { NonStreamCompleter } from './relay/non-stream-completer.js';
 import { answerClientErrors } from './security/client-error.js';
 import { httpServerOptions } from './security/http-server-options.js';
 import { createServer } from './server.js';

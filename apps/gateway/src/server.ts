@@ -2,12 +2,12 @@ import { type Logger, type UpstreamSet, upstreamObserver, upstreamTimeouts } fro
 import express, { type Express } from 'express';
 import { addAdminRoutes } from './admin/admin-routes.js';
 import type { QueueBoard } from './admin/queue-board.js';
+import type { NonStreamCompleter } from './completion/non-stream-completer.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayMetrics } from './observability/gateway-metrics.js';
 import { createGuard } from './pipeline/guard.js';
 import type { RouteLabel } from './pipeline/request-context.js';
 import { createDoor } from './pipeline/request-door.js';
-import type { NonStreamCompleter } from './relay/non-stream-completer.js';
 import { completionRoute } from './routes/completion-route.js';
 import { notFound, passthroughRoute } from './routes/passthrough-route.js';
 import { health, metrics as metricsRoute, PROBE_ROUTES, ready } from './routes/probe-routes.js';

@@ -1,8 +1,8 @@
 import { ProxyError, type UpstreamSet } from '@openai-proxy/shared';
 import type { Express } from 'express';
+import type { NonStreamCompleter } from '../completion/non-stream-completer.js';
 import type { GatewayConfig } from '../config.js';
 import type { Door, RouteHandler } from '../pipeline/request-door.js';
-import type { NonStreamCompleter } from '../relay/non-stream-completer.js';
 import { notFound } from '../routes/passthrough-route.js';
 import { adminAccess } from './admin-access.js';
 import { gatewayStatus } from './gateway-status.js';

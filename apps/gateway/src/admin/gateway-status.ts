@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import type { UpstreamSet } from '@openai-proxy/shared';
+import type { NonStreamCompleter } from '../completion/non-stream-completer.js';
 import type { GatewayConfig } from '../config.js';
 import type { RouteHandler } from '../pipeline/request-door.js';
-import type { NonStreamCompleter } from '../relay/non-stream-completer.js';
 
 /** The gateway package's own version (apps/gateway/package.json, beside both src/ and dist/). */
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;

@@ -10,12 +10,12 @@ import {
   pickForwardedHeaders,
   streamBodyFor,
 } from '@openai-proxy/shared';
+import type { CompletedAnswer } from '../completion/non-stream-completer.js';
 import { requestTimeoutMs } from '../pipeline/client-deadline.js';
 import { readJsonBody } from '../pipeline/json-body.js';
 import type { RouteHandler } from '../pipeline/request-door.js';
 import { writeJson } from '../pipeline/write-json.js';
 import { KeepaliveWriter } from '../relay/keepalive-writer.js';
-import type { CompletedAnswer } from '../relay/non-stream-completer.js';
 import { clientCredential, relayUpstream } from '../relay/upstream-relay.js';
 import { checkCompletionRequest } from '../validation/completion-request.js';
 import type { RouteDeps } from './route-deps.js';

@@ -1,8 +1,8 @@
 import type { Logger } from '@openai-proxy/shared';
+import type { NonStreamCompleter } from '../completion/non-stream-completer.js';
 import type { GatewayConfig } from '../config.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import type { Guard } from '../pipeline/guard.js';
-import type { NonStreamCompleter } from '../relay/non-stream-completer.js';
 import type { RelaySettings } from '../relay/upstream-relay.js';
 
 /** What every route may use; built once in server.ts. */
