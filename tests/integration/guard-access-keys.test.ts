@@ -117,7 +117,7 @@ describe('GATEWAY_API_KEYS set', () => {
 
   it('puts no client key in the job', async () => {
     const job = await waitingJobOf(closedNoWorker, { authorization: `Bearer ${GATEWAY_KEYS[1]}` });
-    expect(job.data.auth).toBeUndefined();
+    expect(job.data.request.credential).toBeUndefined();
     expect(JSON.stringify(job.data)).not.toContain(GATEWAY_KEYS[1]);
   });
 });
@@ -125,7 +125,7 @@ describe('GATEWAY_API_KEYS set', () => {
 describe('UPSTREAM_API_KEY set, GATEWAY_API_KEYS not', () => {
   it('leaves the client key it does not need out of the job', async () => {
     const job = await waitingJobOf(serverKeyNoWorker, { authorization: `Bearer ${UNNEEDED_KEY}` });
-    expect(job.data.auth).toBeUndefined();
+    expect(job.data.request.credential).toBeUndefined();
     expect(JSON.stringify(job.data)).not.toContain(UNNEEDED_KEY);
   });
 });

@@ -45,6 +45,7 @@ export function createProcessor(deps: ProcessorDeps) {
   return async (job: Job<CompletionJobData>): Promise<{ status: number } | { outcome: JobOutcome }> => {
     const jobId = String(job.id);
     const data = job.data;
+    const { request } = data;
     const started = Date.now();
     const queueWaitMs = started - data.acceptedAt;
     let group: string | undefined;
@@ -57,8 +58,8 @@ export function createProcessor(deps: ProcessorDeps) {
       deps.logger.info(
         {
           jobId,
-          requestId: data.requestId,
-          kind: data.kind,
+          requestId: request.requestId,
+          kind: request.kind,
           outcome,
           status: answer?.status,
           upstream: answer?.upstream ?? undefined,
@@ -88,20 +89,15 @@ export function createProcessor(deps: ProcessorDeps) {
     let chunks = 0;
     try {
       // The gateway checked the model against its own table; this one may have been reloaded since.
-      const routed = deps.upstreams.groupFor(data.body.model);
-      if (routed === undefined) throw errors.modelNotFound(data.body.model);
+      const routed = deps.upstreams.groupFor(request.body.model);
+      if (routed === undefined) throw errors.modelNotFound(request.body.model);
       group = routed.label;
-      const folded = await completeFromStream(
-        routed,
-        deps.settings,
-        { kind: data.kind, body: data.body, headers: data.headers, clientCredential: data.auth, signal },
-        deps.observe,
-      );
+      const folded = await completeFromStream(routed, deps.settings, request, signal, deps.observe);
       chunks = folded.chunks;
       failure = folded.failure;
       if (folded.mismatches !== undefined && folded.mismatches.length > 0)
         deps.logger.warn(
-          { jobId, requestId: data.requestId, upstream: folded.upstream, mismatches: folded.mismatches },
+          { jobId, requestId: request.requestId, upstream: folded.upstream, mismatches: folded.mismatches },
           "the upstream's final response disagrees with its stream; answered with the final one",
         );
       answer = { ...folded, jobId, queueWaitMs };
@@ -116,10 +112,10 @@ export function createProcessor(deps: ProcessorDeps) {
       // A bug of ours, not the upstream's: logged once with its stack, and answered (a 500) like
       // any other error, so the client learns it now rather than at its deadline.
       if (!isProxyError(error))
-        deps.logger.error({ err: error, jobId, requestId: data.requestId }, 'unexpected error');
-      const proxyError = asProxyError(error, data.requestId);
+        deps.logger.error({ err: error, jobId, requestId: request.requestId }, 'unexpected error');
+      const proxyError = asProxyError(error, request.requestId);
       answer = {
-        ...errorAnswer(proxyError, null, COMPLETION_APIS[data.kind].errorDialect),
+        ...errorAnswer(proxyError, null, COMPLETION_APIS[request.kind].errorDialect),
         jobId,
         queueWaitMs,
       };

@@ -113,15 +113,15 @@ export async function startWorkerChild(
     logger.error({ err: error, jobId: job?.id }, 'job failed');
     // A failed job may be kept for the queue dashboard (the gateway decides): not with the
     // client's key in it. Nothing to do where it was removed at once.
-    if (job?.data.auth !== undefined) {
-      const { auth: _key, ...withoutKey } = job.data;
-      job.updateData(withoutKey).catch(() => undefined);
+    if (job?.data.request.credential !== undefined) {
+      const { credential: _key, ...withoutKey } = job.data.request;
+      job.updateData({ ...job.data, request: withoutKey }).catch(() => undefined);
     }
     // BullMQ gave up on the job (it stalled more than once, its worker dying each time): its
     // client still waits, so it gets a 502 now instead of a 504 at its deadline.
     if (job === undefined || Date.now() >= job.data.deadline) return;
     const failure = new ProxyError('job_failed', `The job failed in the worker farm: ${error.message}`);
-    const failedAnswer = errorAnswer(failure, null, COMPLETION_APIS[job.data.kind].errorDialect);
+    const failedAnswer = errorAnswer(failure, null, COMPLETION_APIS[job.data.request.kind].errorDialect);
     publish(job.data.replyTo, { ...failedAnswer, jobId: String(job.id), queueWaitMs: 0 }).catch(
       (err: unknown) => logger.warn({ err, jobId: job.id }, 'could not answer a failed job'),
     );

@@ -80,7 +80,7 @@ export {
 } from './upstream/call-upstream.js';
 export {
   completeFromStream,
-  type NonStreamRequest,
+  type FoldRequest,
   type NonStreamSettings,
 } from './upstream/complete-from-stream.js';
 export { COMPLETION_APIS, type CompletionApi } from './upstream/completion-apis.js';

@@ -199,13 +199,8 @@ describe('a bug while folding a real upstream stream', () => {
       const answer = completeFromStream(
         group(),
         { maxTries: 3, streamRetries: 1, timeouts: TIMEOUTS },
-        {
-          kind: 'chat',
-          body: foldBody({ model: 'm', messages: [] }),
-          headers: {},
-          clientCredential: undefined,
-          signal: new AbortController().signal,
-        },
+        { kind: 'chat', body: foldBody({ model: 'm', messages: [] }), headers: {}, requestId: 'r' },
+        new AbortController().signal,
       );
       await expect(answer).rejects.toBe(bug);
     } finally {

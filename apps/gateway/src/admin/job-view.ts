@@ -1,4 +1,4 @@
-import type { CompletionJobData, FoldBody } from '@openai-proxy/shared';
+import type { CompletionJobData, FoldBody, FoldRequest } from '@openai-proxy/shared';
 
 /** What the queue dashboard shows of a job's data instead of the request body. */
 function hiddenBody(bytes: number): string {
@@ -8,24 +8,25 @@ function hiddenBody(bytes: number): string {
 /**
  * A job's data as the queue dashboard shows it, page and JSON API alike. Built from the fields
  * named here, never by copying the data and deleting what is secret, so a field added to the
- * job later stays out until someone decides it may be shown. The client's key (`auth`) never
+ * job later stays out until someone decides it may be shown. The client's key (`credential`) never
  * appears; the request body, which holds the messages, only with `showContent`, and its model
  * always (it says which model a stuck job is for, and is no message).
  */
 export function jobDataForBoard(data: unknown, showContent: boolean): Record<string, unknown> {
   if (typeof data !== 'object' || data === null) return {};
   const job = data as Partial<CompletionJobData>;
-  const body = job.body;
+  const request: Partial<FoldRequest> = job.request ?? {};
+  const body = request.body;
   const rest = typeof body?.rest === 'string' ? body.rest : '';
   return {
-    kind: job.kind,
-    requestId: job.requestId,
+    kind: request.kind,
+    requestId: request.requestId,
     model: typeof body?.model === 'string' ? body.model : undefined,
     acceptedAt: isoTime(job.acceptedAt),
     deadline: isoTime(job.deadline),
     // None: the upstream keys are the server's own, or the job failed (workers drop the key then).
-    clientKey: job.auth === undefined ? 'none' : `hidden (${job.auth.header})`,
-    headers: job.headers,
+    clientKey: request.credential === undefined ? 'none' : `hidden (${request.credential.header})`,
+    headers: request.headers,
     body: showContent ? requestOf(body) : hiddenBody(Buffer.byteLength(rest)),
   };
 }

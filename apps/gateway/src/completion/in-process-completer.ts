@@ -2,13 +2,14 @@ import {
   completeFromStream,
   deadlineError,
   errors,
+  type FoldRequest,
   type Logger,
   type NonStreamSettings,
   type UpstreamObserver,
   type UpstreamSet,
 } from '@openai-proxy/shared';
 import { Deadlines } from './deadlines.js';
-import type { CompletedAnswer, NonStreamCompleter, NonStreamJob } from './non-stream-completer.js';
+import type { CompletedAnswer, NonStreamCompleter } from './non-stream-completer.js';
 
 /**
  * Standalone mode: the same fold the workers run, in the gateway process, no queue. An error that
@@ -29,25 +30,20 @@ export class InProcessCompleter implements NonStreamCompleter {
     private readonly logger: Logger,
   ) {}
 
-  async complete(job: NonStreamJob, clientGone: AbortSignal): Promise<CompletedAnswer> {
+  async complete(request: FoldRequest, timeoutMs: number, clientGone: AbortSignal): Promise<CompletedAnswer> {
     if (clientGone.aborted) throw clientGone.reason;
     // Looked up again: a reload since the route's check may have dropped the model.
-    const group = this.upstreams.groupFor(job.body.model);
-    if (group === undefined) throw errors.modelNotFound(job.body.model);
+    const group = this.upstreams.groupFor(request.body.model);
+    if (group === undefined) throw errors.modelNotFound(request.body.model);
     const call = new AbortController();
     const onClientGone = () => call.abort(clientGone.reason);
     clientGone.addEventListener('abort', onClientGone, { once: true });
-    this.deadlines.add(call, job.timeoutMs);
+    this.deadlines.add(call, timeoutMs);
     try {
-      const answer = await completeFromStream(
-        group,
-        this.settings,
-        { ...job, signal: call.signal },
-        this.observe,
-      );
+      const answer = await completeFromStream(group, this.settings, request, call.signal, this.observe);
       if (answer.failure !== undefined)
         this.logger.warn(
-          { requestId: job.requestId, upstream: answer.upstream ?? undefined, failure: answer.failure },
+          { requestId: request.requestId, upstream: answer.upstream ?? undefined, failure: answer.failure },
           'upstream failed',
         );
       return answer;

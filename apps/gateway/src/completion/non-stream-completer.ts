@@ -1,11 +1,4 @@
-import type { Answer, NonStreamRequest } from '@openai-proxy/shared';
-
-/** One non-stream request, as either completer needs it (the completer adds the signal). */
-export type NonStreamJob = Omit<NonStreamRequest, 'signal'> & {
-  requestId: string;
-  /** Its deadline, from now: REQUEST_TIMEOUT_MS or the client's own, if shorter. */
-  timeoutMs: number;
-};
+import type { Answer, FoldRequest } from '@openai-proxy/shared';
 
 /** The answer as the gateway writes it; queue mode adds how long the job waited for a worker. */
 export type CompletedAnswer = Answer & {
@@ -18,11 +11,12 @@ export type CompletedAnswer = Answer & {
  * Turns a non-stream request into its folded answer: through the queue (queue mode) or in
  * this process (standalone mode). Rejects with a ProxyError when it cannot take the request;
  * rejects with the signal's reason when the client went away. Every answer comes by the
- * deadline (`job.timeoutMs`): past it, the answer is a 504 `deadline_exceeded`.
+ * deadline (`timeoutMs`): past it, the answer is a 504 `deadline_exceeded`.
  */
 export interface NonStreamCompleter {
   readonly mode: 'queue' | 'standalone';
-  complete(job: NonStreamJob, signal: AbortSignal): Promise<CompletedAnswer>;
+  /** `timeoutMs`: its deadline, from now: REQUEST_TIMEOUT_MS or the client's own, if shorter. */
+  complete(request: FoldRequest, timeoutMs: number, signal: AbortSignal): Promise<CompletedAnswer>;
   /** Whether the completer's own dependencies (Redis) are reachable. */
   isReady(): boolean;
   /**

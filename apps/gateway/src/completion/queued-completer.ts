@@ -8,6 +8,7 @@ import {
   type ErrorDialect,
   errorAnswer,
   errors,
+  type FoldRequest,
   type Logger,
   type ProxyError,
   type QueuedAnswer,
@@ -29,7 +30,7 @@ import { Queue } from './bullmq-queue.js';
 import { Deadlines } from './deadlines.js';
 import { type JobAdmission, jobAdmission } from './job-admission.js';
 import { LOST_JOB_CHECK_MS, LostJobWatch } from './lost-job-watch.js';
-import type { CompletedAnswer, NonStreamCompleter, NonStreamJob } from './non-stream-completer.js';
+import type { CompletedAnswer, NonStreamCompleter } from './non-stream-completer.js';
 
 interface Waiter {
   resolve(answer: CompletedAnswer): void;
@@ -186,7 +187,7 @@ export class QueuedCompleter implements NonStreamCompleter {
     return refuseAfter > 0 && Date.now() - this.lastWorkerSeenAt > refuseAfter;
   }
 
-  async complete(job: NonStreamJob, signal: AbortSignal): Promise<CompletedAnswer> {
+  async complete(request: FoldRequest, timeoutMs: number, signal: AbortSignal): Promise<CompletedAnswer> {
     if (!this.isReady()) throw queueUnavailable();
     if (this.workersMissing()) throw noWorkers(Date.now() - this.lastWorkerSeenAt);
     const jobId = randomUUID();
@@ -203,28 +204,24 @@ export class QueuedCompleter implements NonStreamCompleter {
     }
     const acceptedAt = Date.now();
     const data: CompletionJobData = {
-      kind: job.kind,
-      body: job.body,
-      headers: job.headers,
+      request,
       replyTo: this.replyTo,
       gatewayId: this.gatewayId,
-      deadline: acceptedAt + job.timeoutMs,
-      requestId: job.requestId,
+      deadline: acceptedAt + timeoutMs,
       acceptedAt,
-      ...(job.clientCredential === undefined ? {} : { auth: job.clientCredential }),
     };
     const answer = new Promise<CompletedAnswer>((resolve, reject) => {
       this.pending.set(jobId, {
         resolve,
         reject,
         createdAt: acceptedAt,
-        errorDialect: COMPLETION_APIS[job.kind].errorDialect,
+        errorDialect: COMPLETION_APIS[request.kind].errorDialect,
         queued: false,
       });
     });
-    this.deadlines.add(jobId, job.timeoutMs, acceptedAt);
+    this.deadlines.add(jobId, timeoutMs, acceptedAt);
     try {
-      await this.queue.add(job.kind, data, {
+      await this.queue.add(request.kind, data, {
         jobId,
         removeOnComplete: true,
         removeOnFail: this.config.ADMIN_API_KEYS.length > 0 ? KEPT_FAILED_JOBS : true,

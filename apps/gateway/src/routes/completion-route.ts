@@ -60,15 +60,16 @@ export function completionRoute(kind: CompletionKind, deps: RouteDeps): RouteHan
     const keepalive = new KeepaliveWriter(res, config.NONSTREAM_KEEPALIVE_MS);
     let answer: CompletedAnswer;
     try {
+      const credential = clientCredential(req, keyHeader);
       answer = await completer.complete(
         {
           kind,
           body: foldBody(body),
           headers: pickForwardedHeaders(req.headers),
-          clientCredential: clientCredential(req, keyHeader),
+          ...(credential === undefined ? {} : { credential }),
           requestId: ctx.id,
-          timeoutMs: requestTimeoutMs(req.headers, config.REQUEST_TIMEOUT_MS),
         },
+        requestTimeoutMs(req.headers, config.REQUEST_TIMEOUT_MS),
         ctx.clientGone,
       );
     } catch (error) {

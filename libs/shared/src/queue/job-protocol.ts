@@ -1,25 +1,19 @@
 import type { Answer, AnswerUsage } from '../openai/answer.js';
 import { ERROR_CODES, type ErrorCode } from '../openai/errors.js';
-import type { CompletionKind } from '../openai/fold-stream.js';
-import type { ClientCredential } from '../upstream/call-upstream.js';
-import type { FoldBody } from '../upstream/routed-body.js';
+import type { FoldRequest } from '../upstream/complete-from-stream.js';
 
-/** What a gateway puts on the queue for one non-stream request. */
+/**
+ * What a gateway puts on the queue for one non-stream request: the request as the route made it,
+ * in an envelope that says who waits for the answer and until when.
+ */
 export interface CompletionJobData {
-  kind: CompletionKind;
-  /** The client's body, made once by the gateway; the worker builds each upstream's version from it. */
-  body: FoldBody;
-  /** Allow-listed client headers for the upstream. */
-  headers: Record<string, string>;
-  /** The client's own key; absent when upstream keys are configured server-side. */
-  auth?: ClientCredential;
+  request: FoldRequest;
   /** The gateway's results channel. */
   replyTo: string;
   /** The gateway process that waits for the answer: a worker skips the job once it is gone. */
   gatewayId: string;
   /** Epoch ms after which nobody waits for the answer. */
   deadline: number;
-  requestId: string;
   /** Epoch ms when the gateway accepted the request (queue wait = start - this). */
   acceptedAt: number;
 }

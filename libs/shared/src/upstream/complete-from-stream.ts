@@ -23,14 +23,19 @@ export interface NonStreamSettings {
   timeouts: UpstreamTimeouts;
 }
 
-export interface NonStreamRequest {
+/**
+ * One non-stream request, as the route made it: it travels unchanged to whoever folds it, in
+ * this process or, inside a job's envelope (`CompletionJobData`), in a worker.
+ */
+export interface FoldRequest {
   kind: CompletionKind;
   /** The client's body, made once by the gateway; each upstream's version is built from it. */
   body: FoldBody;
+  /** Allow-listed client headers for the upstream. */
   headers: Record<string, string>;
-  /** The client's own key, passed on when the upstream has none of its own. */
-  clientCredential: ClientCredential | undefined;
-  signal: AbortSignal;
+  /** The client's own key, passed on when the upstream has none of its own; absent otherwise. */
+  credential?: ClientCredential;
+  requestId: string;
 }
 
 /**
@@ -61,7 +66,8 @@ const RETRYABLE_STREAM_CODES = new Set([
 export async function completeFromStream(
   upstreams: UpstreamGroup,
   settings: NonStreamSettings,
-  request: NonStreamRequest,
+  request: FoldRequest,
+  signal: AbortSignal,
   observe?: UpstreamObserver,
 ): Promise<NonStreamAnswer> {
   const api = COMPLETION_APIS[request.kind];
@@ -78,9 +84,9 @@ export async function completeFromStream(
             method: 'POST',
             headers: request.headers,
             keyHeader: api.keyHeader,
-            clientCredential: request.clientCredential,
+            clientCredential: request.credential,
             bodyFor: (upstream) => foldBodyFor(request.kind, request.body, upstream),
-            signal: request.signal,
+            signal,
             maxTries: settings.maxTries,
           },
           (upstream, status, headers) => {
@@ -122,7 +128,7 @@ export async function completeFromStream(
       }
       return { status: 200, upstream: label, errorCode: null, headers: reply.headers, ...folded };
     } catch (error) {
-      if (request.signal.aborted) throw request.signal.reason ?? error;
+      if (signal.aborted) throw signal.reason ?? error;
       // A bug of ours is no upstream's failure: thrown as is, for a 500 (no retry, no cool-down).
       if (!isUpstreamFailure(error)) throw error;
       const proxyError = toUpstreamError(error, reply?.upstream.timeouts ?? settings.timeouts);
