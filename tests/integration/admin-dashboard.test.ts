@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { MockUpstream } from '@openai-proxy/mock-upstream';
+import { queueNames } from '@openai-proxy/shared';
 import {
   type AppProcess,
   type InProcessGateway,
@@ -8,8 +10,9 @@ import {
   startStack,
   waitUntil,
 } from '@openai-proxy/test-support';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Page } from 'puppeteer-core';
+import type { HTTPRequest, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { chromiumPath, launchChromium, recordResponses, type TestBrowser } from './support/browser.js';
 import { readyWorkerPids } from './support/worker-pids.js';
@@ -236,6 +239,147 @@ describe('the queue dashboard in a browser', () => {
     ).toBe(true);
     expect(responses.some((response) => response.body.includes('/admin/status'))).toBe(true);
     for (const response of responses) expectNoSecrets(response.url, response.body);
+  });
+});
+
+/** Every request a page makes from now on to a host other than `origin` (data: and blob: are no requests). */
+function requestsElsewhere(page: Page, origin: string): string[] {
+  const elsewhere: string[] = [];
+  page.on('request', (request: HTTPRequest) => {
+    const url = request.url();
+    if (!/^(data|blob):/.test(url) && new URL(url).origin !== origin) elsewhere.push(url);
+  });
+  return elsewhere;
+}
+
+describe('the queue dashboard without internet access', () => {
+  it('loads every page, script, style and font from the gateway, and asks no other host for anything', async (context) => {
+    const chromium = requireBrowser(context);
+    const page = await chromium.page(gateway.url);
+    const elsewhere = requestsElsewhere(page, new URL(gateway.url).origin);
+    const refused: string[] = [];
+    page.on('console', (message) => {
+      if (/Refused to|Failed to load/.test(message.text())) refused.push(message.text());
+    });
+    const responses = recordResponses(page);
+    await page.authenticate({ username: 'operator', password: ADMIN_KEY });
+    const entry = await page.goto(`${gateway.url}/admin/queues/`, { waitUntil: 'networkidle0' });
+    expect(entry?.status()).toBe(200);
+    await page.waitForFunction(() => /waiting\s*3/i.test(document.body.textContent ?? ''), {
+      timeout: 15_000,
+    });
+    await page.goto(`${gateway.url}/admin/queues/queue/completions?status=failed`, {
+      waitUntil: 'networkidle0',
+    });
+    await page.waitForFunction(
+      (reason) => (document.body.textContent ?? '').includes(reason),
+      { timeout: 15_000 },
+      STALLED,
+    );
+    const html = responses.find((response) => response.url === `${gateway.url}/admin/queues/`)?.body ?? '';
+    expect(html).toContain('<link href="static/css/');
+    expect(html).not.toMatch(/(?:href|src)="(?:https?:)?\/\//);
+    expect(elsewhere).toEqual([]);
+    expect(refused).toEqual([]);
+    // The browser is told so too: another host would be refused, whatever the page asked for.
+    expect(entry?.headers()['content-security-policy']).toContain("default-src 'self'");
+    // Scripts and styles came, from the gateway.
+    expect(responses.filter((response) => /\/static\/(js|css)\//.test(response.url)).length).toBeGreaterThan(
+      0,
+    );
+    await page.goto('about:blank');
+    await page.close();
+  });
+});
+
+describe('a failed job’s error, as the dashboard shows it', () => {
+  /** Where this checkout lives: in a stack trace, as it would be /app/… in a container. */
+  const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+  const MOUNTED = '/app/mounted-secrets';
+  const REASON = `ENOENT: no such file or directory, open '${MOUNTED}/upstreams.yaml'`;
+  const FAILED_PREFIX = `{test-${process.pid}-admin-failure}`;
+  let failureStack: Stack<'unused', { admin: { run: 'in-process' } }>;
+  let failedGateway: InProcessGateway;
+
+  beforeAll(async () => {
+    failureStack = await startStack({
+      redis: true,
+      upstreams: ['unused'],
+      env: { QUEUE_PREFIX: FAILED_PREFIX },
+      gateways: { admin: { run: 'in-process', env: { ADMIN_API_KEYS: ADMIN_KEY } } },
+    });
+    failedGateway = failureStack.gateways.admin;
+    // A job that fails with a real error: its stack names this file by its absolute path.
+    const names = queueNames(FAILED_PREFIX);
+    const connection = new Redis(failureStack.redis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue(names.queue, { connection, prefix: names.prefix });
+    const worker = new Worker(
+      names.queue,
+      async () => {
+        throw new Error(REASON);
+      },
+      { connection, prefix: names.prefix },
+    );
+    try {
+      const failed = new Promise<void>((resolve) => worker.once('failed', () => resolve()));
+      await queue.add('completion', {});
+      await failed;
+    } finally {
+      await worker.close();
+      await queue.close();
+      connection.disconnect();
+    }
+  });
+
+  afterAll(async () => {
+    await failureStack?.stop();
+  });
+
+  /** No directory of this machine, nor of the one in the message. */
+  function expectNoDirectories(where: string, content: string): void {
+    expect(content.includes(REPO_ROOT), `${where} names ${REPO_ROOT}`).toBe(false);
+    expect(content.includes(MOUNTED), `${where} names ${MOUNTED}`).toBe(false);
+  }
+
+  it('in the JSON API: the reason and the stack name files, not directories', async () => {
+    const response = await fetch(
+      `${failedGateway.url}/admin/queues/api/queues?activeQueue=completions&status=failed`,
+      {
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      },
+    );
+    const body = await response.text();
+    const { queues } = JSON.parse(body) as {
+      queues: { jobs: { failedReason: string; stacktrace: string[] }[] }[];
+    };
+    const job = queues[0]?.jobs[0];
+    expect(job?.failedReason).toBe("ENOENT: no such file or directory, open 'upstreams.yaml'");
+    expect(job?.stacktrace.join('\n')).toContain('admin-dashboard.test.ts:');
+    expectNoDirectories('the API', body);
+  });
+
+  it('in its Error tab: the reason and the frames, without a path', async (context) => {
+    const chromium = requireBrowser(context);
+    const page = await chromium.page(failedGateway.url);
+    const responses = recordResponses(page);
+    await page.authenticate({ username: 'operator', password: ADMIN_KEY });
+    await page.goto(`${failedGateway.url}/admin/queues/queue/completions?status=failed`, {
+      waitUntil: 'networkidle0',
+    });
+    const [errorTab] = await page.$$('xpath/.//button[normalize-space()="Error"]');
+    expect(errorTab, 'an Error tab on the failed job').toBeDefined();
+    await errorTab?.click();
+    await page.waitForFunction(() => (document.body.textContent ?? '').includes('admin-dashboard.test.ts:'), {
+      timeout: 5_000,
+    });
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: new URL('admin-queues-error-tab.png', ARTIFACTS).pathname });
+    const shown = await text(page);
+    expect(shown).toContain("open 'upstreams.yaml'");
+    expectNoDirectories('the Error tab', await html(page));
+    for (const response of responses) expectNoDirectories(response.url, response.body);
+    await page.goto('about:blank');
+    await page.close();
   });
 });
 

@@ -289,3 +289,74 @@ describe('@anthropic-ai/sdk, client.messages.create with a tool', () => {
     });
   });
 });
+
+describe('the mock upstream’s own echo, through the proxy, as the official SDKs read it', () => {
+  const PROMPT = 'Hello from the SDK';
+  const ECHO = `echo: ${PROMPT}`;
+  const gateways = () =>
+    [
+      ['standalone', keyed, GATEWAY_KEY],
+      ['queue mode', open, CLIENT_KEY],
+    ] as const;
+  /** Runs `call` and checks it cost exactly one upstream request on `path`. */
+  const oneUpstreamCall = async <T>(path: string, call: () => Promise<T>): Promise<T> => {
+    const before = upstream.stats.byPath[path] ?? 0;
+    const result = await call();
+    expect(upstream.stats.byPath[path]).toBe(before + 1);
+    return result;
+  };
+
+  it('openai: responses.create, folded and streamed, answers the echoed text', async () => {
+    for (const [mode, gateway, key] of gateways()) {
+      const client = new OpenAI({ apiKey: key, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+      const folded = await oneUpstreamCall('/v1/responses', () =>
+        client.responses.create({ model: 'gpt-4o-mini', input: PROMPT }),
+      );
+      expect(folded.status, mode).toBe('completed');
+      expect(folded.output_text, mode).toBe(ECHO);
+      expect(folded.usage, mode).toMatchObject({ input_tokens: 4, output_tokens: 5, total_tokens: 9 });
+
+      const deltas = await oneUpstreamCall('/v1/responses', async () => {
+        const stream = await client.responses.create({ model: 'gpt-4o-mini', input: PROMPT, stream: true });
+        const seen: string[] = [];
+        for await (const event of stream)
+          if (event.type === 'response.output_text.delta') seen.push(event.delta);
+        return seen;
+      });
+      expect(deltas.join(''), mode).toBe(ECHO);
+      const final = await oneUpstreamCall('/v1/responses', () =>
+        client.responses.stream({ model: 'gpt-4o-mini', input: PROMPT }).finalResponse(),
+      );
+      expect(final.output_text, mode).toBe(ECHO);
+    }
+  });
+
+  it('@anthropic-ai/sdk: messages.create, folded and streamed, answers the echoed text', async () => {
+    const params = {
+      model: 'claude-sonnet-4-20250514',
+      max_tokens: 64,
+      messages: [{ role: 'user' as const, content: PROMPT }],
+    };
+    for (const [mode, gateway, key] of gateways()) {
+      const client = new Anthropic({ apiKey: key, baseURL: gateway.url, maxRetries: 0 });
+      const folded = await oneUpstreamCall('/v1/messages', () => client.messages.create(params));
+      expect(folded.stop_reason, mode).toBe('end_turn');
+      expect(folded.content, mode).toEqual([expect.objectContaining({ type: 'text', text: ECHO })]);
+      expect(folded.usage, mode).toMatchObject({ input_tokens: 4, output_tokens: 5 });
+
+      const deltas = await oneUpstreamCall('/v1/messages', async () => {
+        const stream = await client.messages.create({ ...params, stream: true });
+        const seen: string[] = [];
+        for await (const event of stream)
+          if (event.type === 'content_block_delta' && event.delta.type === 'text_delta')
+            seen.push(event.delta.text);
+        return seen;
+      });
+      expect(deltas.join(''), mode).toBe(ECHO);
+      const final = await oneUpstreamCall('/v1/messages', () =>
+        client.messages.stream(params).finalMessage(),
+      );
+      expect(final.content, mode).toEqual([expect.objectContaining({ type: 'text', text: ECHO })]);
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import { queueNames } from '@openai-proxy/shared';
 import { startRedis, type TestRedis } from '@openai-proxy/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -59,6 +60,10 @@ async function settle(prefix: string): Promise<void> {
   await waitForEmptyQueue(redis.url, prefix, 30_000);
   const results = `${globEscape(prefix)}:result:*`;
   await eventually(async () => (await scanKeys(inspector, results)).length === 0, 15_000, 200);
+  // The jobs workers name as held drop out of their heartbeats within a few seconds of ending,
+  // and an admission lives only while its job is being added: both keys empty, and so go.
+  const { heldJobsKey, admissionsKey } = queueNames(prefix);
+  await eventually(async () => (await inspector.exists(heldJobsKey, admissionsKey)) === 0, 15_000, 200);
 }
 
 const mib = (bytes: number) => `${(bytes / 1_048_576).toFixed(2)} MiB`;

@@ -1,8 +1,10 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadGatewayConfig } from '@openai-proxy/gateway';
 import { loadWorkerConfig, workerSchema } from '@openai-proxy/worker';
 import { DCLinter } from 'dclint';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
   COMPOSE_FILE,
@@ -150,10 +152,84 @@ describe('docker-compose.yml variables', () => {
     expect(worker.WORKER_METRICS_HOST).toBe('0.0.0.0');
   });
 
-  it('refuses to start without UPSTREAM_API_URL, naming it', () => {
-    expect(() => loadCompose({})).toThrow(/UPSTREAM_API_URL/);
+  it('resolves without either upstream variable; the apps then refuse to start, naming both', () => {
+    const bare = loadCompose({});
+    for (const name of ['gateway', 'worker']) {
+      const environment = serviceEnvironment(bare.services[name] as ComposeService);
+      expect(environment).toMatchObject({ UPSTREAM_API_URL: '', UPSTREAMS_FILE: '' });
+      const load = name === 'gateway' ? loadGatewayConfig : loadWorkerConfig;
+      expect(() => load(environment)).toThrow(/UPSTREAM_API_URL.*UPSTREAMS_FILE/s);
+    }
   });
 });
+
+describe('docker-compose.yml with a routing file (UPSTREAMS_FILE)', () => {
+  const KEY = 'sk-from-dot-env';
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'compose-upstreams-'));
+    writeFileSync(
+      join(dir, 'upstreams.yaml'),
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the routing file's own `${NAME}`
+      'upstreams:\n  - url: https://routed.example/v1/chat/completions\n    key: ${ROUTED_KEY}\n    models: [routed-model]\n',
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('mounts the named file where UPSTREAMS_FILE points inside, and each app loads it, keys from .env', () => {
+    const hostFile = join(dir, 'upstreams.yaml');
+    // .env as Compose reads it: for interpolation, and (env_file) for the containers.
+    const dotEnv = { UPSTREAMS_FILE: hostFile, ROUTED_KEY: KEY };
+    const routed = loadCompose(dotEnv);
+    for (const name of ['gateway', 'worker']) {
+      const app = routed.services[name] as ComposeService;
+      expect(app.env_file).toEqual([{ path: '.env', required: false }]);
+      const environment: Record<string, string> = { ...dotEnv, ...serviceEnvironment(app) };
+      expect(environment.UPSTREAM_API_URL).toBe('');
+      const inside = environment.UPSTREAMS_FILE;
+      expect(inside).toMatch(/^\//);
+      // The container's path, replaced by the host file its mount shows there.
+      const source = mountSource(app, inside as string);
+      expect(source).toBe(hostFile);
+      const load = name === 'gateway' ? loadGatewayConfig : loadWorkerConfig;
+      const config = load({ ...environment, UPSTREAMS_FILE: source });
+      expect(config.UPSTREAMS_FILE).toBe(hostFile);
+      expect(config.UPSTREAM_API_URL).toEqual([]);
+      // The file's `key: ${ROUTED_KEY}` is read at start: without .env's value it is refused.
+      expect(() => load({ ...serviceEnvironment(app), UPSTREAMS_FILE: source })).toThrow(/ROUTED_KEY/);
+    }
+  });
+
+  it('without UPSTREAMS_FILE, mounts the example file, unread, at the same path', () => {
+    for (const name of ['gateway', 'worker']) {
+      const source = mountSource(service(name), '/etc/openai-proxy/upstreams.yaml');
+      expect(source).toBe('./deploy/upstreams.example.yaml');
+      expect(serviceEnvironment(service(name)).UPSTREAMS_FILE).toBe('');
+    }
+    // The example is a routing file the apps accept, once its keys are set.
+    const example = repoPath('deploy/upstreams.example.yaml');
+    const env = { UPSTREAMS_FILE: example, OPENAI_KEY: 'sk-a', DEEPSEEK_KEY: 'sk-b' };
+    expect(loadGatewayConfig(env).UPSTREAMS_FILE).toBe(example);
+    expect(loadWorkerConfig(env).UPSTREAMS_FILE).toBe(example);
+  });
+
+  it('refuses both at once: the apps name both variables', () => {
+    const both = loadCompose({ UPSTREAM_API_URL: UPSTREAM, UPSTREAMS_FILE: join(dir, 'upstreams.yaml') });
+    const environment = serviceEnvironment(both.services.gateway as ComposeService);
+    expect(() => loadGatewayConfig({ ...environment, UPSTREAMS_FILE: join(dir, 'upstreams.yaml') })).toThrow(
+      /UPSTREAM_API_URL, UPSTREAMS_FILE: both are set/,
+    );
+  });
+});
+
+/** The host path a service's bind mount shows at `target` inside its containers. */
+function mountSource(app: ComposeService, target: string): string | undefined {
+  for (const volume of app.volumes ?? []) {
+    const [source, mounted] = volume.split(':');
+    if (mounted === target) return source;
+  }
+  return undefined;
+}
 
 describe('monitoring in docker-compose.yml', () => {
   interface DnsTarget {

@@ -86,6 +86,29 @@ describe('GATEWAY_API_KEYS set', () => {
     expect(upstream.stats.requests).toBe(before);
   });
 
+  it('tells a client that sent its key without "Bearer " how to write the header', async () => {
+    const bare = await chat(closedGateway, { authorization: GATEWAY_KEYS[0] });
+    const text = await bare.text();
+    expect(bare.status).toBe(401);
+    expect(JSON.parse(text).error.message).toBe(
+      "The Authorization header must be 'Authorization: Bearer <key>' (the word Bearer, a space, then the key).",
+    );
+    expect(text).not.toContain(GATEWAY_KEYS[0]);
+    const messages = await fetch(`${closedGateway.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: GATEWAY_KEYS[0] },
+      body: JSON.stringify({ model: 'm', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(messages.status).toBe(401);
+    expect(((await messages.json()) as { error: { message: string } }).error.message).toMatch(
+      /^The Authorization header must be 'Authorization: Bearer <key>' .*, or send the key as 'x-api-key: <key>'\.$/,
+    );
+    const none = await chat(closedGateway, {});
+    expect(((await none.json()) as { error: { message: string } }).error.message).toBe(
+      "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.",
+    );
+  });
+
   it('guards pass-through endpoints too', async () => {
     const response = await fetch(`${closedGateway.url}/v1/models`);
     expect(response.status).toBe(401);

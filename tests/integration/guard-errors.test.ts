@@ -32,10 +32,6 @@ const failingCompleter: NonStreamCompleter = {
     if (how === 'string') return Promise.reject('a bare string, not an Error');
     return Promise.reject(new Error('async failure inside the completer'));
   },
-  isReady: () => true,
-  liveWorkers: () => undefined,
-  workersMissing: () => false,
-  sampleQueue: async () => ({}),
   close: async () => {},
 };
 

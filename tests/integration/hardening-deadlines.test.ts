@@ -1,5 +1,10 @@
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
-import { type InProcessGateway, startInProcessGateway } from '@openai-proxy/test-support';
+import {
+  type InProcessGateway,
+  startInProcessGateway,
+  startRedis,
+  type TestRedis,
+} from '@openai-proxy/test-support';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatBody, postJson } from './support/http.js';
@@ -9,11 +14,19 @@ import { chatBody, postJson } from './support/http.js';
 // answered by then, even when NONSTREAM_KEEPALIVE_MS has sent the 200 early and so ended the
 // SDK's own timer: the proxy ends the request at the client's deadline, with the error in the
 // body. REQUEST_TIMEOUT_MS is far longer, so only the client's deadline can end these requests
-// within the test's time. In-process gateways; the upstream hangs before its status line.
+// within the test's time. The 504's message names the timeout that expired: the client's own
+// when it set the deadline, REQUEST_TIMEOUT_MS otherwise. In-process gateways (one in queue mode,
+// with no worker, so its job waits out the deadline in Redis); the upstream hangs before its
+// status line.
 
 let upstream: MockUpstream;
 let keepalive: InProcessGateway;
 let plain: InProcessGateway;
+let queued: InProcessGateway;
+let shortProxyTimeout: InProcessGateway;
+let redis: TestRedis;
+
+const CLIENT_TIMEOUT_MESSAGE = /^Your client's own timeout of 2 s \(X-Stainless-Timeout\) expired/;
 
 const gateway = (extra: Record<string, string>) =>
   startInProcessGateway({
@@ -25,13 +38,20 @@ const gateway = (extra: Record<string, string>) =>
 
 beforeAll(async () => {
   upstream = await startMockUpstream({ name: 'hanging', defaultBehavior: { kind: 'hang' } });
+  redis = await startRedis();
   keepalive = await gateway({ NONSTREAM_KEEPALIVE_MS: '200' });
   plain = await gateway({});
+  queued = await gateway({
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: `{test-${process.pid}-deadlines}`,
+    NO_WORKERS_REFUSE_AFTER_MS: '0',
+  });
+  shortProxyTimeout = await gateway({ REQUEST_TIMEOUT_MS: '1500' });
 });
 
 afterAll(async () => {
-  await Promise.all([keepalive?.stop(), plain?.stop()]);
-  await upstream?.close();
+  await Promise.all([keepalive?.stop(), plain?.stop(), queued?.stop(), shortProxyTimeout?.stop()]);
+  await Promise.all([upstream?.close(), redis?.stop()]);
 });
 
 describe('a client deadline shorter than REQUEST_TIMEOUT_MS', () => {
@@ -43,7 +63,9 @@ describe('a client deadline shorter than REQUEST_TIMEOUT_MS', () => {
       .withResponse();
     expect(response.status).toBe(200);
     expect(response.headers.get('x-openai-proxy-keepalive')).toBe('true');
-    expect((data as unknown as { error: { code: string } }).error.code).toBe('deadline_exceeded');
+    const { error } = data as unknown as { error: { code: string; message: string } };
+    expect(error.code).toBe('deadline_exceeded');
+    expect(error.message).toMatch(/^Your client's own timeout of 3 s \(X-Stainless-Timeout\) expired/);
     expect(Date.now() - started).toBeLessThan(60_000);
     await upstream.waitForAborted(1);
   });
@@ -54,6 +76,39 @@ describe('a client deadline shorter than REQUEST_TIMEOUT_MS', () => {
     });
     expect(answer.status).toBe(504);
     expect(answer.json.error?.code).toBe('deadline_exceeded');
-    expect(answer.json.error?.message).toContain('2000 ms');
+    expect(answer.json.error?.message).toMatch(CLIENT_TIMEOUT_MESSAGE);
+  });
+
+  it('names the client’s timeout in queue mode too, and in Anthropic’s shape on /v1/messages', async () => {
+    const chat = await postJson(`${queued.url}/v1/chat/completions`, chatBody('queued'), {
+      'x-stainless-timeout': '2',
+    });
+    expect(chat.status).toBe(504);
+    expect(chat.json.error).toMatchObject({
+      code: 'deadline_exceeded',
+      message: expect.stringMatching(CLIENT_TIMEOUT_MESSAGE),
+    });
+    const messages = await postJson(
+      `${plain.url}/v1/messages`,
+      { model: 'm', max_tokens: 8, messages: [{ role: 'user', content: 'hangs' }] },
+      { 'x-stainless-timeout': '2' },
+    );
+    expect(messages.status).toBe(504);
+    expect(messages.json).toMatchObject({
+      type: 'error',
+      error: { type: 'timeout_error', message: expect.stringMatching(CLIENT_TIMEOUT_MESSAGE) },
+    });
+  });
+});
+
+describe('a client deadline longer than REQUEST_TIMEOUT_MS', () => {
+  it('ends at REQUEST_TIMEOUT_MS, and the message names that setting', async () => {
+    const answer = await postJson(`${shortProxyTimeout.url}/v1/chat/completions`, chatBody('hangs'), {
+      'x-stainless-timeout': '600',
+    });
+    expect(answer.status).toBe(504);
+    expect(answer.json.error?.message).toBe(
+      'The request timeout (REQUEST_TIMEOUT_MS), 1500 ms, expired before the answer was complete.',
+    );
   });
 });

@@ -15,6 +15,7 @@ import type { NonStreamCompleter } from './completion/non-stream-completer.js';
 import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics } from './observability/gateway-metrics.js';
 import { gatewayStatsSample } from './observability/stats-sample.js';
+import { addMissingReasonPhrases } from './pipeline/reason-phrases.js';
 import { answerClientErrors } from './security/client-error.js';
 import { httpServerOptions } from './security/http-server-options.js';
 import { createServer } from './server.js';
@@ -34,6 +35,7 @@ export interface RunningGateway {
 
 /** Builds every dependency from the config and listens. Used by main.ts and by in-process tests. */
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+  addMissingReasonPhrases();
   const metrics = createGatewayMetrics(new Registry());
   const upstreams = new UpstreamSet(config);
   const completer = await createCompleter(config, logger, upstreams, upstreamObserver(metrics));

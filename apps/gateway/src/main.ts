@@ -10,9 +10,16 @@ import {
 } from '@openai-proxy/shared';
 import { loadGatewayConfig } from './config.js';
 import { startGateway } from './gateway.js';
+import { keylessUpstreamsWarning } from './security/keyless-upstreams.js';
 
 const config = loadConfigOrExit('gateway', loadGatewayConfig);
 const logger = createLogger({ name: 'gateway', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+
+// Once per start: a cluster's children run this module again, the primary (or a lone process) says it.
+if (cluster.isPrimary) {
+  const warning = keylessUpstreamsWarning(config, process.env);
+  if (warning !== undefined) logger.warn(warning);
+}
 
 /** The variables an operator changes when the gateway cannot listen. */
 const LISTEN_VARIABLES = { port: 'PORT', host: 'HOST' };

@@ -36,7 +36,7 @@ export { counterSum, type StatsTotals, startStatsLine } from './observability/st
 export { type AnswerTokens, MAX_MODEL_LABELS, tokenCounter } from './observability/token-counter.js';
 export { type UpstreamMetrics, upstreamObserver } from './observability/upstream-observer.js';
 export { type Answer, type AnswerUsage, errorAnswer } from './openai/answer.js';
-export { type ErrorDialect, errorBodyIn } from './openai/error-dialect.js';
+export { type ErrorDialect, errorBodyIn, upstreamBodyIn } from './openai/error-dialect.js';
 export {
   asProxyError,
   ERROR_CODES,
@@ -68,6 +68,7 @@ export {
 } from './queue/job-protocol.js';
 export { type QueueNames, queueNames } from './queue/names.js';
 export { foldResponsesStream, type ResponseObject } from './responses/index.js';
+export { TextSink } from './upstream/body-sinks.js';
 export {
   type ClientCredential,
   callUpstream,
@@ -84,7 +85,13 @@ export {
   type NonStreamSettings,
 } from './upstream/complete-from-stream.js';
 export { COMPLETION_APIS, type CompletionApi } from './upstream/completion-apis.js';
-export { ClientGoneError, type DeadlineCode, deadlineError, withDeadline } from './upstream/deadline.js';
+export {
+  ClientGoneError,
+  clientDeadlineError,
+  type DeadlineCode,
+  deadlineError,
+  withDeadline,
+} from './upstream/deadline.js';
 export {
   answerHeaders,
   pickForwardedHeaders,

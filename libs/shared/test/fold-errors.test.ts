@@ -47,17 +47,26 @@ async function failure(body: AsyncIterable<Uint8Array>): Promise<ProxyError> {
 }
 
 describe('an error event mid-stream', () => {
-  it('is a 502 upstream_stream_error carrying the upstream message', async () => {
+  it("is the status OpenAI gives the failure (server_error: 500), carrying the upstream's message", async () => {
     const error = await failure(
       bodyOf(
         sse(ROLE, HELLO, { error: { message: 'The server had an error', type: 'server_error', code: 500 } }),
       ),
     );
     expect(error.code).toBe('upstream_stream_error');
-    expect(error.status).toBe(502);
-    expect(error.type).toBe('upstream_error');
+    expect(error.status).toBe(500);
     expect(error.message).toContain('The server had an error');
-    expect(error.toBody().error.code).toBe('upstream_stream_error');
+    expect(error.toBody().error).toMatchObject({ type: 'server_error', code: 'server_error' });
+  });
+
+  it('of a kind OpenAI does not name is a 502 upstream_stream_error', async () => {
+    const error = await failure(bodyOf(sse(ROLE, HELLO, { error: { message: 'hm', type: 'brand_new' } })));
+    expect([error.status, error.type, error.toBody().error.code]).toEqual([
+      502,
+      'upstream_error',
+      'upstream_stream_error',
+    ]);
+    expect(error.message).toContain('[brand_new]');
   });
 
   it('wins over [DONE] that follows it, and accepts a bare string or an `event: error` frame', async () => {

@@ -27,7 +27,7 @@ interface Expectation {
   lengths?: Record<string, number>;
   patterns?: Record<string, string>;
   absent?: string[];
-  error?: { code: string; messageIncludes?: string };
+  error?: { code: string; status?: number; messageIncludes?: string };
 }
 
 type SdkCompletion = Awaited<ReturnType<ChatCompletionStream['finalChatCompletion']>>;
@@ -227,7 +227,7 @@ describe('fold vs the hand-written expectations (expectations.json)', () => {
       expect(isProxyError(failure)).toBe(true);
       if (!isProxyError(failure)) return;
       expect(failure.code).toBe(expectation.error.code);
-      expect(failure.status).toBe(502);
+      expect(failure.status).toBe(expectation.error.status ?? 502);
       if (expectation.error.messageIncludes !== undefined) {
         expect(failure.message).toContain(expectation.error.messageIncludes);
       }

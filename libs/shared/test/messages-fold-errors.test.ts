@@ -90,6 +90,7 @@ describe('an error event', () => {
     ['billing_error', 402],
     ['permission_error', 403],
     ['not_found_error', 404],
+    ['conflict_error', 409],
     ['request_too_large', 413],
     ['rate_limit_error', 429],
     ['api_error', 500],
@@ -219,15 +220,16 @@ describe('a malformed stream is a 502 upstream_malformed_chunk', () => {
     expect(error.status).toBe(502);
   });
 
-  it('but an unfinished tool input at max_tokens is the answer Anthropic gives, with input {}', async () => {
+  it('but an unfinished tool input at max_tokens is the answer Anthropic gives, parsed as far as it came', async () => {
     const message = await messageOf(
       start,
       toolStart,
-      toolJson('{"a": "b'),
+      toolJson('{"n": 1, "a": "b'),
       messageDelta('max_tokens'),
       messageStop,
     );
-    expect(message.content).toEqual([{ type: 'tool_use', id: 'toolu_1', name: 'f', input: {} }]);
+    // The string cut off is dropped with its key, as Anthropic's SDKs do.
+    expect(message.content).toEqual([{ type: 'tool_use', id: 'toolu_1', name: 'f', input: { n: 1 } }]);
     expect(message.stop_reason).toBe('max_tokens');
   });
 });

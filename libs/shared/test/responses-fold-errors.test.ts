@@ -100,7 +100,7 @@ describe('an error event', () => {
     ['context_length_exceeded', 400, 'invalid_request_error', 'context_length_exceeded'],
     ['invalid_api_key', 401, 'authentication_error', 'invalid_api_key'],
     ['vector_store_timeout', 504, 'timeout_error', 'vector_store_timeout'],
-    ['server_error', 502, 'upstream_error', 'upstream_stream_error'],
+    ['server_error', 500, 'server_error', 'server_error'],
     ['something_new', 502, 'upstream_error', 'upstream_stream_error'],
   ])('with code %s is a %i %s (%s)', async (code, status, type, ourCode) => {
     const error = await failure(created, {
@@ -138,7 +138,7 @@ describe('an error event', () => {
       message: 'boom',
     });
     expect(error.code).toBe('upstream_stream_error');
-    expect(error.status).toBe(502);
+    expect(error.status).toBe(500);
   });
 });
 

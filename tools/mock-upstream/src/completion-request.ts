@@ -1,5 +1,8 @@
-/** The few fields of a chat / legacy completion request that the mock looks at. */
-export type CompletionKind = 'chat' | 'legacy';
+/**
+ * The few fields of a completion request that the mock looks at, for each API it answers:
+ * chat completions, legacy completions, OpenAI's Responses and Anthropic's Messages.
+ */
+export type CompletionKind = 'chat' | 'legacy' | 'responses' | 'messages';
 
 export interface CompletionRequest {
   kind: CompletionKind;
@@ -7,7 +10,7 @@ export interface CompletionRequest {
   model: string;
   n: number;
   includeUsage: boolean;
-  /** Text the echo answers: the last user message (chat) or the prompt (legacy). */
+  /** Text the echo answers: the last user message (chat, Responses, Messages) or the prompt (legacy). */
   promptText: string;
   /** Whitespace-separated words in all the prompt text, used as `prompt_tokens`. */
   promptWords: number;
@@ -50,6 +53,13 @@ function chatPrompt(body: Record<string, unknown>): { text: string; words: numbe
   return { text, words };
 }
 
+/** Responses: `input` is a string, or items whose user messages hold the text. */
+function responsesPrompt(body: Record<string, unknown>): { text: string; words: number } {
+  const input = body.input;
+  if (typeof input === 'string') return { text: input, words: countWords(input) };
+  return chatPrompt({ messages: input });
+}
+
 function legacyPrompt(body: Record<string, unknown>): { text: string; words: number } {
   const prompt = body.prompt;
   if (typeof prompt === 'string') return { text: prompt, words: countWords(prompt) };
@@ -60,12 +70,26 @@ function legacyPrompt(body: Record<string, unknown>): { text: string; words: num
   return { text: '', words: 0 };
 }
 
+const PROMPT_OF: Record<CompletionKind, (body: Record<string, unknown>) => { text: string; words: number }> =
+  {
+    chat: chatPrompt,
+    legacy: legacyPrompt,
+    responses: responsesPrompt,
+    // Messages carry their text as chat does: a string, or blocks with `text`.
+    messages: chatPrompt,
+  };
+
 export function readCompletionRequest(kind: CompletionKind, body: unknown): CompletionRequest {
   const fields = isRecord(body) ? body : {};
   const streamOptions = isRecord(fields.stream_options) ? fields.stream_options : {};
   const rawN = fields.n;
-  const n = typeof rawN === 'number' && Number.isInteger(rawN) && rawN > 0 ? Math.min(rawN, MAX_CHOICES) : 1;
-  const prompt = kind === 'chat' ? chatPrompt(fields) : legacyPrompt(fields);
+  // Only chat and legacy completions have several choices.
+  const manyChoices = kind === 'chat' || kind === 'legacy';
+  const n =
+    manyChoices && typeof rawN === 'number' && Number.isInteger(rawN) && rawN > 0
+      ? Math.min(rawN, MAX_CHOICES)
+      : 1;
+  const prompt = PROMPT_OF[kind](fields);
   return {
     kind,
     stream: fields.stream === true,

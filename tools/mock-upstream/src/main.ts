@@ -17,7 +17,10 @@ const words = intFromEnv('MOCK_WORDS');
 const behavior: MockBehavior = { kind: 'echo', chunkDelayMs: intFromEnv('MOCK_CHUNK_DELAY_MS') ?? 0 };
 if (words !== undefined && words > 0) behavior.words = words;
 
-const mock = await startMockUpstream({ port, host, defaultBehavior: behavior });
+// Sent as the `x-mock-upstream` header: tells apart two mocks behind one proxy.
+const name = process.env.MOCK_NAME || 'mock';
+
+const mock = await startMockUpstream({ port, host, name, defaultBehavior: behavior });
 process.stdout.write(`mock upstream listening on ${mock.url}\n`);
 
 let stopping = false;

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { runBehavior } from './behaviors.js';
 import { type CompletionKind, readCompletionRequest } from './completion-request.js';
-import { INVALID_JSON_BODY, notFoundBody, openAiErrorBody, STREAM_REQUIRED_BODY } from './errors.js';
+import { INVALID_JSON_BODY, notFoundBody, STREAM_REQUIRED_BODY } from './errors.js';
 import { type ParsedBody, parseBody, readBody } from './request-body.js';
 import type { RequestLog } from './request-log.js';
 import type { MockBehavior, MockRequestRecord } from './types.js';
@@ -48,6 +48,14 @@ function embeddingsBody(body: unknown): string {
 
 function noop(): void {}
 
+/** The streaming routes, each answered in its own API's stream format. */
+const COMPLETION_PATHS: ReadonlyMap<string, CompletionKind> = new Map([
+  ['/v1/chat/completions', 'chat'],
+  ['/v1/completions', 'legacy'],
+  ['/v1/responses', 'responses'],
+  ['/v1/messages', 'messages'],
+]);
+
 function handleCompletion(
   kind: CompletionKind,
   parsed: ParsedBody,
@@ -74,45 +82,6 @@ function handleCompletion(
     signal,
     markDropped,
   };
-  runBehavior(ctx, behavior).catch(() => res.destroy());
-}
-
-/** The APIs the mock answers only with recorded streams: it cannot make their events up. */
-const REPLAY_ONLY_PATHS = new Set(['/v1/responses', '/v1/messages']);
-
-const REPLAY_REQUIRED_BODY = Buffer.from(
-  openAiErrorBody(
-    'The mock answers this API only with an enqueued replay, status or hang behavior.',
-    'invalid_request_error',
-  ),
-);
-
-/**
- * `POST /v1/responses` and `/v1/messages`: `stream: true` required, as on every route; the next
- * behavior must be one that needs no knowledge of the API's events (replay, status, hang).
- */
-function handleReplayOnly(
-  parsed: ParsedBody,
-  res: ServerResponse,
-  deps: RouteDeps,
-  signal: AbortSignal,
-  markDropped: () => void,
-): void {
-  if (!parsed.ok) {
-    sendJson(res, 400, INVALID_JSON_BODY);
-    return;
-  }
-  const request = readCompletionRequest('chat', parsed.value);
-  if (!request.stream) {
-    sendJson(res, 400, STREAM_REQUIRED_BODY);
-    return;
-  }
-  const behavior = deps.nextBehavior();
-  if (behavior.kind === 'echo' || behavior.kind === 'drop') {
-    sendJson(res, 501, REPLAY_REQUIRED_BODY);
-    return;
-  }
-  const ctx = { res, request, id: deps.nextId('chat'), created: 0, signal, markDropped };
   runBehavior(ctx, behavior).catch(() => res.destroy());
 }
 
@@ -158,12 +127,9 @@ export async function handleRequest(
   const markDropped = (): void => {
     dropped = true;
   };
-  if (method === 'POST' && path === '/v1/chat/completions') {
-    handleCompletion('chat', parsed, res, deps, controller.signal, markDropped);
-  } else if (method === 'POST' && path === '/v1/completions') {
-    handleCompletion('legacy', parsed, res, deps, controller.signal, markDropped);
-  } else if (method === 'POST' && REPLAY_ONLY_PATHS.has(path)) {
-    handleReplayOnly(parsed, res, deps, controller.signal, markDropped);
+  const completionKind = method === 'POST' ? COMPLETION_PATHS.get(path) : undefined;
+  if (completionKind !== undefined) {
+    handleCompletion(completionKind, parsed, res, deps, controller.signal, markDropped);
   } else if (method === 'GET' && path === '/v1/models') {
     sendJson(res, 200, MODELS_BODY);
   } else if (method === 'POST' && path === '/v1/embeddings') {

@@ -2,9 +2,18 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { BehaviorQueue } from './behavior-queue.js';
+import type { CompletionKind } from './completion-request.js';
 import { RequestLog } from './request-log.js';
 import { handleRequest } from './routes.js';
 import type { MockBehavior, MockUpstream, MockUpstreamOptions } from './types.js';
+
+/** Each API's id style: `chatcmpl-…`, `cmpl-…`, `resp_…`, `msg_…`. */
+const ID_PREFIX: Record<CompletionKind, string> = {
+  chat: 'chatcmpl-mock-',
+  legacy: 'cmpl-mock-',
+  responses: 'resp_mock_',
+  messages: 'msg_mock_',
+};
 
 function baseUrl(address: AddressInfo): string {
   const { family, port } = address;
@@ -27,7 +36,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     log,
     name,
     nextBehavior: () => behaviors.next(),
-    nextId: (kind: 'chat' | 'legacy') => `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-mock-${++counter}`,
+    nextId: (kind: CompletionKind) => `${ID_PREFIX[kind]}${++counter}`,
     isClosing: () => closing !== undefined,
   };
   const server = createServer((req, res) => {

@@ -1,4 +1,7 @@
-/** What the mock does with the next streaming request (chat or legacy completions). */
+/**
+ * What the mock does with the next streaming request, on any of its four APIs (chat and legacy
+ * completions, Responses, Messages): `echo` and `drop` speak the request's own stream format.
+ */
 export type MockBehavior =
   | { kind: 'echo'; chunkDelayMs?: number; words?: number }
   | {

@@ -19,6 +19,14 @@ export interface AdminDeps {
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
 /**
+ * The dashboard may load from this gateway only, whatever a bull-board upgrade adds to its page:
+ * the browser refuses any other host (its page uses inline styles, and its scripts may build
+ * code, so those stay allowed). Nor may another site frame it: it holds an admin login.
+ */
+const BOARD_CONTENT_SECURITY_POLICY =
+  "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
+/**
  * `/admin/status` and `/admin/queues`, behind ADMIN_API_KEYS. Called by the route table after
  * every other route: nothing here runs for a `/v1` request. Neither counts against MAX_INFLIGHT,
  * so an operator can look at a gateway that refuses traffic.
@@ -58,6 +66,7 @@ function queueBoardRoute(deps: AdminDeps, access: ReturnType<typeof adminAccess>
         'queue_read_only',
         'The queue dashboard is read-only (ADMIN_QUEUE_ACTIONS=false).',
       );
+    res.setHeader('content-security-policy', BOARD_CONTENT_SECURITY_POLICY);
     return new Promise<void>((resolve, reject) => {
       res.once('close', () => resolve());
       board.handle(req, res, (error) => reject(error ?? notFound(req.method, req.originalUrl)));

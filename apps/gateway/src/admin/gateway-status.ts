@@ -28,12 +28,13 @@ export function gatewayStatus(sources: StatusSources): RouteHandler {
   const { config, completer, upstreams } = sources;
   return async (_req, res) => {
     const now = Date.now();
-    const queueMode = completer.mode === 'queue';
+    const health = completer.queueHealth;
+    const queueMode = health !== undefined;
     const [queue, workerIds] = await Promise.all([
-      queueMode ? completer.sampleQueue().catch(() => ({})) : undefined,
+      health?.sampleQueue().catch(() => ({})),
       sources.liveWorkers?.().catch(() => undefined),
     ]);
-    const redisReady = completer.isReady();
+    const redisReady = health?.isReady() ?? false;
     res.json({
       mode: completer.mode,
       version: VERSION,
@@ -52,7 +53,7 @@ export function gatewayStatus(sources: StatusSources): RouteHandler {
         ? {
             alive: workerIds?.length ?? null,
             ids: workerIds ?? null,
-            refusingNewJobs: completer.workersMissing(),
+            refusingNewJobs: health?.workersMissing() ?? false,
           }
         : null,
       queue: queueMode ? (redisReady && queue !== undefined ? queue : null) : null,

@@ -1,12 +1,13 @@
 import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { type Logger, queueNames, type RedisTopology } from '@openai-proxy/shared';
 import { createRedis, liveWorkerIds } from '@openai-proxy/shared/redis';
 import { Queue } from 'bullmq';
 import type { Request, Response } from 'express';
 import type { GatewayConfig } from '../config.js';
+import { BoardQueueAdapter } from './board-queue-adapter.js';
 import { jobDataForBoard } from './job-view.js';
+import { renderBoardOffline, type ViewRenderingApp } from './offline-board-page.js';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
 
@@ -26,7 +27,9 @@ type BoardSettings = Pick<GatewayConfig, 'QUEUE_PREFIX' | 'ADMIN_QUEUE_ACTIONS' 
 /**
  * bull-board (`@bull-board/api`, its BullMQ adapter and `@bull-board/express`) on a connection
  * of its own, so a dashboard left open never queues behind, or slows, the completion path's
- * Redis traffic. Read-only unless ADMIN_QUEUE_ACTIONS; job data goes through `jobDataForBoard`.
+ * Redis traffic. Read-only unless ADMIN_QUEUE_ACTIONS; job data goes through `jobDataForBoard`,
+ * failures lose the server's directories (`BoardQueueAdapter`), and the page loads nothing from
+ * another host (`renderBoardOffline`).
  */
 export function createQueueBoard(settings: BoardSettings, logger: Logger): QueueBoard {
   const names = queueNames(settings.QUEUE_PREFIX);
@@ -35,7 +38,7 @@ export function createQueueBoard(settings: BoardSettings, logger: Logger): Queue
   const queue = new Queue(names.queue, { connection, prefix: names.prefix });
   queue.on('error', (error) => logger.warn({ err: error }, 'admin queue error'));
   const actions = settings.ADMIN_QUEUE_ACTIONS;
-  const adapter = new BullMQAdapter(queue, {
+  const adapter = new BoardQueueAdapter(queue, {
     readOnlyMode: !actions,
     allowRetries: actions,
     displayName: 'completions',
@@ -55,11 +58,12 @@ export function createQueueBoard(settings: BoardSettings, logger: Logger): Queue
       },
     },
   });
-  const app = server.getRouter() as {
+  const app = server.getRouter() as ViewRenderingApp & {
     (req: Request, res: Response, next: (error?: unknown) => void): void;
     disable(setting: string): void;
   };
   app.disable('x-powered-by');
+  renderBoardOffline(app);
   const alive = liveWorkerIds(connection, names);
   let closing: Promise<void> | undefined;
   return {

@@ -53,22 +53,6 @@ export class InProcessCompleter implements NonStreamCompleter {
     }
   }
 
-  isReady(): boolean {
-    return true;
-  }
-
-  liveWorkers(): undefined {
-    return undefined;
-  }
-
-  workersMissing(): boolean {
-    return false;
-  }
-
-  async sampleQueue(): Promise<Record<string, number>> {
-    return {};
-  }
-
   async close(): Promise<void> {
     this.deadlines.clear();
   }

@@ -8,7 +8,8 @@ import type { Queue } from './bullmq-queue.js';
  * script counts the jobs waiting (BullMQ's wait, paused, prioritized and delayed sets) plus the
  * admissions still on their way into them, and records this one, or refuses it, atomically.
  * The admission is withdrawn once the job is in the queue (where it is counted instead) or its
- * add failed; one whose gateway died in between expires after ADMISSION_TTL_MS.
+ * add failed; one whose gateway died in between expires after ADMISSION_TTL_MS (the set itself
+ * too, once no admission came for that long).
  */
 const ADMISSION_TTL_MS = 10_000;
 
@@ -18,6 +19,7 @@ local depth = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
   + redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[5])
 if depth >= tonumber(ARGV[1]) then return depth end
 redis.call('ZADD', KEYS[5], now, ARGV[2])
+redis.call('PEXPIRE', KEYS[5], ${ADMISSION_TTL_MS})
 return -1`;
 
 interface AdmissionCommands {

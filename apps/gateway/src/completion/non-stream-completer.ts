@@ -1,4 +1,5 @@
 import type { Answer, FoldRequest } from '@openai-proxy/shared';
+import type { QueueHealth } from './queue-health.js';
 
 /** The answer as the gateway writes it; queue mode adds how long the job waited for a worker. */
 export type CompletedAnswer = Answer & {
@@ -17,16 +18,7 @@ export interface NonStreamCompleter {
   readonly mode: 'queue' | 'standalone';
   /** `timeoutMs`: its deadline, from now: REQUEST_TIMEOUT_MS or the client's own, if shorter. */
   complete(request: FoldRequest, timeoutMs: number, signal: AbortSignal): Promise<CompletedAnswer>;
-  /** Whether the completer's own dependencies (Redis) are reachable. */
-  isReady(): boolean;
-  /**
-   * Live worker processes (queue mode), as last sampled; undefined where workers do not apply
-   * (standalone mode) or are not watched (NO_WORKERS_REFUSE_AFTER_MS=0).
-   */
-  liveWorkers(): number | undefined;
-  /** True once no worker has been alive for NO_WORKERS_REFUSE_AFTER_MS: new requests are refused. */
-  workersMissing(): boolean;
-  /** Jobs by state, for the queue-depth gauge; empty in standalone mode. */
-  sampleQueue(): Promise<Record<string, number>>;
+  /** Queue mode's view of Redis, workers and depth; standalone mode has none. */
+  readonly queueHealth?: QueueHealth;
   close(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { errors, type KeyHeader, ProxyError } from '@openai-proxy/shared';
 import type { Request, Response } from 'express';
 import type { GatewayConfig } from '../config.js';
 import { AccessKeySet, keyDigest } from '../security/access-key-set.js';
-import { bearerToken } from '../security/bearer-token.js';
+import { bearerToken, missingKeyError } from '../security/bearer-token.js';
 import type { RequestLimiter } from '../security/request-limiter.js';
 import { tooLarge } from './read-body.js';
 import type { RequestContext } from './request-context.js';
@@ -34,10 +34,6 @@ export function createGuard(
   limiter: RequestLimiter | undefined,
   keyHeader: KeyHeader = 'authorization',
 ): Guard {
-  const missingKey =
-    keyHeader === 'x-api-key'
-      ? "You didn't provide an API key. Send it as 'x-api-key: <key>' or 'Authorization: Bearer <key>'."
-      : "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.";
   const keys = new AccessKeySet(config.GATEWAY_API_KEYS);
   const serverSideKeys = keys.size > 0 || config.UPSTREAM_API_KEY.length > 0;
   const checkKey = serverSideKeys || limiter !== undefined;
@@ -59,7 +55,7 @@ export function createGuard(
       const authorization = req.headers.authorization;
       const presented = bearerToken(authorization) ?? otherKey(req, keyHeader);
       if (keys.size > 0) {
-        if (presented === undefined) throw new ProxyError('missing_api_key', missingKey);
+        if (presented === undefined) throw missingKeyError(authorization, keyHeader);
         if (!keys.matches(presented)) throw new ProxyError('invalid_api_key', 'Incorrect API key provided.');
       }
       const credential = presented ?? authorization;

@@ -3,6 +3,7 @@ import { type ErrorDialect, errors, type Logger } from '@openai-proxy/shared';
 import type { NextFunction, Request, Response } from 'express';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import { requestMetrics } from '../observability/request-metrics.js';
+import { PROBE_ROUTES } from '../routes/probe-routes.js';
 import { RequestContext, type RouteLabel } from './request-context.js';
 import { sendError } from './send-error.js';
 
@@ -21,9 +22,10 @@ const SAFE_ID = /^[\w.:-]{1,128}$/;
 
 /**
  * Where every request comes in and goes out. `route()` wraps a route's handler: it makes the
- * request's context (id, echoed as `x-request-id`), admits it against the in-flight limit, runs
- * the handler and turns whatever it throws into an answer. One `close` listener ends the
- * request: in-flight count, metrics, the log line and the client-gone signal.
+ * request's context (id, echoed as `x-request-id`, and as `request-id` on an Anthropic route),
+ * admits it against the in-flight limit, runs the handler and turns whatever it throws into an
+ * answer. One `close` listener ends the request: in-flight count, metrics, the log line (at debug
+ * for probes) and the client-gone signal.
  */
 export function createDoor(options: DoorOptions) {
   const { logger, metrics, mode, maxInflight } = options;
@@ -56,7 +58,10 @@ export function createDoor(options: DoorOptions) {
     // The whole path: under a mount (`/v1`, `/admin/queues`) Express leaves `req.url` without it.
     const target = req.originalUrl;
     const query = target.indexOf('?');
-    logger.info(
+    // A probe comes every few seconds from every balancer and scraper: at info it would bury the
+    // traffic. Debug keeps it one setting away.
+    const level = PROBE_ROUTES.has(ctx.route) ? 'debug' : 'info';
+    logger[level](
       {
         requestId: ctx.id,
         method: req.method,
@@ -85,6 +90,8 @@ export function createDoor(options: DoorOptions) {
         const offered = req.headers['x-request-id'];
         const id = typeof offered === 'string' && SAFE_ID.test(offered) ? offered : randomUUID();
         res.setHeader('x-request-id', id);
+        // Anthropic's dialect names every answer's request in `request-id` (its SDKs read it).
+        if (dialect === 'anthropic') res.setHeader('request-id', id);
         const ctx = new RequestContext(id, label, dialect);
         const admitted = !counted || inflight < maxInflight;
         const holds = counted && admitted;

@@ -6,16 +6,19 @@ import {
   pickForwardedHeaders,
   relayableResponseHeaders,
   streamUpstream,
+  TextSink,
   type Upstream,
   type UpstreamGroup,
   type UpstreamObserver,
   type UpstreamSet,
   type UpstreamTimeouts,
+  upstreamBodyIn,
   withDeadline,
 } from '@openai-proxy/shared';
 import type { Request, Response } from 'express';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../pipeline/request-context.js';
+import { writeJson } from '../pipeline/write-json.js';
 import { modelRenamingWriter } from './model-renaming-writer.js';
 
 export interface RelaySettings {
@@ -45,9 +48,11 @@ export interface RelayRequest {
 
 /**
  * Pipes one upstream response to the client as it comes: status, headers (less hop-by-hop)
- * and body bytes untouched. Failover happens inside `streamUpstream`, before the status line,
- * so a client never gets bytes from two upstreams. A client that leaves aborts the upstream
- * call at once. Errors before the status line are thrown, for the door to answer.
+ * and body bytes untouched, except an error on an Anthropic route, which is read whole and
+ * answered in Anthropic's shape (`upstreamBodyIn`) whatever shape the upstream gave it. Failover
+ * happens inside `streamUpstream`, before the status line, so a client never gets bytes from two
+ * upstreams. A client that leaves aborts the upstream call at once. Errors before the status line
+ * are thrown, for the door to answer.
  */
 export async function relayUpstream(
   req: Request,
@@ -60,6 +65,7 @@ export async function relayUpstream(
   const headers = pickForwardedHeaders(req.headers);
   const keyHeader = relay.keyHeader ?? 'authorization';
   if (relay.contentType !== undefined) headers['content-type'] = relay.contentType;
+  let errorBody: TextSink | undefined;
   try {
     await streamUpstream(
       relay.group ?? settings.upstreams.groupFor(undefined) ?? noUpstream(),
@@ -79,6 +85,15 @@ export async function relayUpstream(
         res.statusCode = statusCode;
         for (const [name, value] of Object.entries(relayableResponseHeaders(upstreamHeaders)))
           res.setHeader(name, value);
+        if (ctx.errorDialect === 'anthropic') {
+          // The proxy's id names the request, as the door said (Anthropic's SDKs read it).
+          res.setHeader('request-id', ctx.id);
+          // An error is read whole and answered in Anthropic's shape (below), not piped.
+          if (statusCode >= 400) {
+            errorBody = new TextSink();
+            return errorBody;
+          }
+        }
         // The status line goes out now, so an SSE client sees its 200 before the first event.
         res.flushHeaders();
         const model = relay.model;
@@ -88,6 +103,8 @@ export async function relayUpstream(
       },
       settings.observe,
     );
+    if (errorBody !== undefined)
+      writeJson(res, res.statusCode, upstreamBodyIn(ctx.errorDialect, res.statusCode, errorBody.text));
   } catch (error) {
     if (ctx.left) return;
     const failure = signal.aborted ? signal.reason : error;

@@ -11,7 +11,7 @@ import {
   streamBodyFor,
 } from '@openai-proxy/shared';
 import type { CompletedAnswer } from '../completion/non-stream-completer.js';
-import { requestTimeoutMs } from '../pipeline/client-deadline.js';
+import { answerInClientTerms, errorInClientTerms, requestDeadline } from '../pipeline/client-deadline.js';
 import { readJsonBody } from '../pipeline/json-body.js';
 import type { RouteHandler } from '../pipeline/request-door.js';
 import { writeJson } from '../pipeline/write-json.js';
@@ -58,6 +58,7 @@ export function completionRoute(kind: CompletionKind, deps: RouteDeps): RouteHan
     }
     ctx.queued = completer.mode === 'queue';
     const keepalive = new KeepaliveWriter(res, config.NONSTREAM_KEEPALIVE_MS);
+    const deadline = requestDeadline(req.headers, config.REQUEST_TIMEOUT_MS);
     let answer: CompletedAnswer;
     try {
       const credential = clientCredential(req, keyHeader);
@@ -69,10 +70,12 @@ export function completionRoute(kind: CompletionKind, deps: RouteDeps): RouteHan
           ...(credential === undefined ? {} : { credential }),
           requestId: ctx.id,
         },
-        requestTimeoutMs(req.headers, config.REQUEST_TIMEOUT_MS),
+        deadline.ms,
         ctx.clientGone,
       );
-    } catch (error) {
+      answer = answerInClientTerms(deadline, answer, errorDialect);
+    } catch (thrown) {
+      const error = errorInClientTerms(deadline, thrown);
       if (ctx.left || !keepalive.started) throw error;
       // After the keep-alive status went out, an error can only travel in the body.
       answer = errorAnswer(isProxyError(error) ? error : internalError(ctx.id, error), null, errorDialect);

@@ -5,6 +5,7 @@ import { readBody } from '../pipeline/read-body.js';
 import type { RouteHandler } from '../pipeline/request-door.js';
 import { writeJson } from '../pipeline/write-json.js';
 import { type RelayRequest, relayUpstream } from '../relay/upstream-relay.js';
+import { lookUpModel, modelIdOf } from './model-lookup.js';
 import type { RouteDeps } from './route-deps.js';
 
 /**
@@ -14,7 +15,8 @@ import type { RouteDeps } from './route-deps.js';
  * on as the client wrote it, never decoded here. A JSON body that names a `model` is routed like
  * a completion: to the upstreams serving it (404 `model_not_found` when none does), with the
  * model renamed for an upstream that knows it by an alias. `GET /v1/models` is answered from the
- * configuration when every upstream lists its models.
+ * configuration when every upstream lists its models; `GET /v1/models/{id}` from it when it names
+ * the model, else by the upstreams serving that model (model-lookup.ts).
  */
 export function passthroughRoute(deps: RouteDeps): RouteHandler {
   return async (req, res, ctx) => {
@@ -29,6 +31,21 @@ export function passthroughRoute(deps: RouteDeps): RouteHandler {
         writeJson(res, 200, modelList(listed));
         return;
       }
+    }
+    const id = req.method === 'GET' ? oneModelId(target) : undefined;
+    if (id !== undefined) {
+      const lookup = lookUpModel(deps.relay.upstreams, id);
+      if (lookup.named) {
+        writeJson(res, 200, JSON.stringify(modelObject(id)));
+        return;
+      }
+      ctx.group = lookup.group.label;
+      await relayUpstream(req, res, ctx, deps.relay, {
+        endpoint: target.slice('/v1'.length),
+        method: 'GET',
+        group: lookup.group,
+      });
+      return;
     }
     const bytes = await readBody(req, deps.config.MAX_BODY_BYTES);
     const body = bytes.length > 0 ? bytes : undefined;
@@ -73,12 +90,24 @@ function namedModel(
   return typeof body.model === 'string' && body.model !== '' ? { name: body.model, body } : undefined;
 }
 
+/** The model `GET /v1/models/{id}` asks about; undefined for any other path. */
+function oneModelId(target: string): string | undefined {
+  const query = target.indexOf('?');
+  const path = query < 0 ? target : target.slice(0, query);
+  if (!path.startsWith(MODEL_PATH) || path.length === MODEL_PATH.length) return undefined;
+  return modelIdOf(path.slice(MODEL_PATH.length));
+}
+
+const MODEL_PATH = '/v1/models/';
+
+/** One model in OpenAI's shape, from a name the configuration holds. */
+function modelObject(id: string) {
+  return { id, object: 'model', created: 0, owned_by: 'openai-proxy' };
+}
+
 /** `GET /v1/models` in OpenAI's list shape, from the names the configuration lists. */
 function modelList(names: readonly string[]): string {
-  return JSON.stringify({
-    object: 'list',
-    data: names.map((id) => ({ id, object: 'model', created: 0, owned_by: 'openai-proxy' })),
-  });
+  return JSON.stringify({ object: 'list', data: names.map(modelObject) });
 }
 
 /** The 404 of a path no route serves. */

@@ -13,7 +13,7 @@ export const PROBE_ROUTES: ReadonlySet<string> = new Set(['/health', '/ready', '
 export function health(deps: RouteDeps): RouteHandler {
   return (_req, res) => {
     res.json({
-      status: deps.completer.isReady() ? 'ok' : 'degraded',
+      status: (deps.completer.queueHealth?.isReady() ?? true) ? 'ok' : 'degraded',
       pid: process.pid,
       mode: deps.completer.mode,
       upstreams: upstreamCounts(deps.relay.upstreams.all, Date.now()),
@@ -29,21 +29,22 @@ function upstreamCounts(all: readonly Upstream[], nowMs: number) {
 
 /**
  * `GET /ready`: readiness — 200 when this process can serve: Redis reachable (queue mode) and,
- * where the gateway watches for them, workers alive. Upstreams are left out on purpose: they are
+ * where the gateway watches for them, workers alive. A standalone gateway has neither to check. Upstreams are left out on purpose: they are
  * shared by every replica, so a provider's bad minute would unlist all of them at once and turn
  * a partial failure (streams, other models, a quick recovery) into a total outage.
  */
 export function ready(deps: RouteDeps): RouteHandler {
   return (_req, res) => {
-    const queue = deps.completer.isReady();
-    const watched = deps.completer.liveWorkers() !== undefined;
-    const workers = !deps.completer.workersMissing();
+    const health = deps.completer.queueHealth;
+    const queue = health?.isReady() ?? true;
+    const watched = health?.liveWorkers() !== undefined;
+    const workers = !(health?.workersMissing() ?? false);
     const ready = queue && workers;
     res.status(ready ? 200 : 503).json({
       status: ready ? 'ready' : 'not_ready',
       mode: deps.completer.mode,
       checks: {
-        queue: queue ? 'ok' : 'unavailable',
+        ...(health === undefined ? {} : { queue: queue ? 'ok' : 'unavailable' }),
         ...(watched ? { workers: workers ? 'ok' : 'no_workers' } : {}),
       },
     });
@@ -57,10 +58,11 @@ export function ready(deps: RouteDeps): RouteHandler {
  */
 export function metrics(deps: RouteDeps): RouteHandler {
   return async (_req, res) => {
-    const counts = await deps.completer.sampleQueue().catch(() => ({}));
+    const health = deps.completer.queueHealth;
+    const counts = (await health?.sampleQueue().catch(() => undefined)) ?? {};
     deps.metrics.queueJobs.reset();
     for (const [state, count] of Object.entries(counts)) deps.metrics.queueJobs.set({ state }, count);
-    const liveWorkers = deps.completer.liveWorkers();
+    const liveWorkers = health?.liveWorkers();
     if (liveWorkers === undefined) deps.metrics.workersAlive.reset();
     else deps.metrics.workersAlive.set(liveWorkers);
     res.setHeader('cache-control', 'no-store');

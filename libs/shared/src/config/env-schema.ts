@@ -9,19 +9,40 @@ import { z } from 'zod';
 const unsetIfEmpty = (value: unknown) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
+/** What a variable held, for a message that says what it expected instead. */
+const got = (raw: unknown) => `got "${String(raw)}"`;
+
+const wholeNumberRange = (min: number, max: number) =>
+  max === Number.MAX_SAFE_INTEGER ? `a whole number, ${min} or more` : `a whole number from ${min} to ${max}`;
+
+/** A whole number within bounds, read from its string; the message names the bounds and the value. */
+const wholeNumber = (min: number, max: number) => {
+  const expected = (raw: unknown) => `must be ${wholeNumberRange(min, max)}, ${got(raw)}`;
+  return z.string({ error: (issue) => expected(issue.input) }).transform((raw, ctx) => {
+    const value = Number(raw.trim());
+    if (Number.isInteger(value) && value >= min && value <= max) return value;
+    ctx.issues.push({ code: 'custom', input: raw, message: expected(raw) });
+    return z.NEVER;
+  });
+};
+
 export const intVar = (defaultValue: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.preprocess(unsetIfEmpty, z.coerce.number().int().min(min).max(max).default(defaultValue));
+  z.preprocess(unsetIfEmpty, wholeNumber(min, max).default(defaultValue));
 
 export const optionalIntVar = (min = 0) =>
-  z.preprocess(unsetIfEmpty, z.coerce.number().int().min(min).optional());
+  z.preprocess(unsetIfEmpty, wholeNumber(min, Number.MAX_SAFE_INTEGER).optional());
+
+const TRUE_WORDS = ['true', '1', 'yes', 'on'];
 
 export const boolVar = (defaultValue: boolean) =>
   z.preprocess(
     unsetIfEmpty,
     z
-      .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+      .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], {
+        error: (issue) => `must be true or false (or 1/0, yes/no, on/off), ${got(issue.input)}`,
+      })
       .default(defaultValue ? 'true' : 'false')
-      .transform((value) => ['true', '1', 'yes', 'on'].includes(value)),
+      .transform((value) => TRUE_WORDS.includes(value)),
   );
 
 export const stringVar = (defaultValue: string) =>
@@ -56,8 +77,9 @@ export function isHttpUrl(value: string): boolean {
 }
 
 /**
- * `UPSTREAM_API_URL`: one or more full chat-completions URLs, comma-separated. Unset is an empty
- * list here; `loadConfig` requires it unless UPSTREAMS_FILE names the upstreams instead.
+ * `UPSTREAM_API_URL`: one or more chat-completions URLs or base URLs ending in `/v1`
+ * (upstream-paths.ts), comma-separated. Unset is an empty list here; `loadConfig` requires it
+ * unless UPSTREAMS_FILE names the upstreams instead.
  */
 export const upstreamUrlsVar = () =>
   z.preprocess(
@@ -80,8 +102,12 @@ export const upstreamUrlsVar = () =>
       ),
   );
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 export const logLevelVar = () =>
   z.preprocess(
     unsetIfEmpty,
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    z
+      .enum(LOG_LEVELS, { error: (issue) => `must be one of ${LOG_LEVELS.join(', ')}, ${got(issue.input)}` })
+      .default('info'),
   );

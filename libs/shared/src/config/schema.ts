@@ -25,7 +25,9 @@ export const upstreamVars = {
   UPSTREAMS_FILE: optionalStringVar(),
   /**
    * One key for every upstream, or one per URL in the same order. Empty: the client's own key is
-   * passed on. With UPSTREAMS_FILE, each upstream's `key` is in the file instead.
+   * passed on, unless GATEWAY_API_KEYS is set (client keys are then the gateway's own and stop at
+   * the door: upstreams get no key, which the gateway warns about at start). With UPSTREAMS_FILE,
+   * each upstream's `key` is in the file instead.
    */
   UPSTREAM_API_KEY: listVar(),
   /** Add `stream_options.include_usage` to upstream calls so folded answers carry usage (the file's default too). */

@@ -23,54 +23,53 @@
  * "would normally correspond to an HTTP 529 in a non-streaming context") becomes an
  * UpstreamReportedError with that status and the Anthropic type as its reported `code`, so the
  * client gets what a non-stream call would have answered. An unknown type is a 502
- * `upstream_stream_error`.
+ * `upstream_stream_error`. The table is an `UpstreamErrorMap`, the shape the OpenAI dialect's
+ * in-stream errors are mapped with too.
  *
  * Rendering: an UpstreamReportedError whose reported code is an Anthropic type keeps that type; any
- * other error (the proxy's own 502 `upstream_stream_truncated`, 503 `queue_full`, 504 timeouts, ...) gets the type of its
- * status from the table, 503 counting as `overloaded_error` and every other status `api_error`. The
- * status is always the ProxyError's own.
+ * other error (the proxy's own 502 `upstream_stream_truncated`, 503 `queue_full`, 504 timeouts, ...,
+ * and an upstream's error body in another API's shape) gets the type of its status from the table:
+ * 503 counts as `overloaded_error`, another 4xx as `invalid_request_error`, another 5xx as
+ * `api_error`. The status is always the error's own.
  */
-import { ProxyError, UpstreamReportedError } from '../openai/errors.js';
+import { type ProxyError, UpstreamReportedError } from '../openai/errors.js';
 import { excerpt } from '../openai/fold-stream.js';
 import { isNonEmptyString, isObject } from '../openai/json-merge.js';
 import type { JsonObject } from '../openai/types.js';
+import { inStreamError, type UpstreamErrorRule } from '../openai/upstream-error-map.js';
 import type { AnthropicErrorBody, AnthropicErrorType } from './types.js';
 
-const ANTHROPIC_ERRORS: Record<AnthropicErrorType, { status: number; openAIType: string }> = {
-  invalid_request_error: { status: 400, openAIType: 'invalid_request_error' },
-  authentication_error: { status: 401, openAIType: 'authentication_error' },
-  billing_error: { status: 402, openAIType: 'invalid_request_error' },
-  permission_error: { status: 403, openAIType: 'authentication_error' },
-  not_found_error: { status: 404, openAIType: 'invalid_request_error' },
-  conflict_error: { status: 409, openAIType: 'invalid_request_error' },
-  request_too_large: { status: 413, openAIType: 'invalid_request_error' },
-  rate_limit_error: { status: 429, openAIType: 'rate_limit_error' },
-  api_error: { status: 500, openAIType: 'upstream_error' },
-  timeout_error: { status: 504, openAIType: 'timeout_error' },
-  overloaded_error: { status: 529, openAIType: 'service_unavailable' },
-};
+/** Each Anthropic type with its status and the OpenAI type an UpstreamReportedError carries for it. */
+const ANTHROPIC_ERRORS = {
+  invalid_request_error: { status: 400, type: 'invalid_request_error' },
+  authentication_error: { status: 401, type: 'authentication_error' },
+  billing_error: { status: 402, type: 'invalid_request_error' },
+  permission_error: { status: 403, type: 'authentication_error' },
+  not_found_error: { status: 404, type: 'invalid_request_error' },
+  conflict_error: { status: 409, type: 'invalid_request_error' },
+  request_too_large: { status: 413, type: 'invalid_request_error' },
+  rate_limit_error: { status: 429, type: 'rate_limit_error' },
+  api_error: { status: 500, type: 'upstream_error' },
+  timeout_error: { status: 504, type: 'timeout_error' },
+  overloaded_error: { status: 529, type: 'service_unavailable' },
+} as const satisfies Record<AnthropicErrorType, UpstreamErrorRule>;
 
 export function isAnthropicErrorType(value: unknown): value is AnthropicErrorType {
   return typeof value === 'string' && Object.hasOwn(ANTHROPIC_ERRORS, value);
 }
 
 /**
- * The error for an `error` event (an UpstreamReportedError for a type Anthropic documents): `{"type":"error","error":{"type","message"}}` (a top-level
+ * The error for an `error` event, `{"type":"error","error":{"type","message"}}` (a top-level
  * `request_id` or `details` may come along and are not needed).
  */
 export function anthropicStreamError(event: JsonObject): ProxyError {
   const report = isObject(event.error) ? event.error : {};
-  const type = report.type;
   const message = isNonEmptyString(report.message) ? report.message : JSON.stringify(event);
-  if (isAnthropicErrorType(type)) {
-    const { status, openAIType } = ANTHROPIC_ERRORS[type];
-    return new UpstreamReportedError(
-      { status, type: openAIType, code: type },
-      `The upstream stream failed: ${excerpt(message)}`,
-    );
-  }
-  const named = isNonEmptyString(type) ? ` [${type}]` : '';
-  return new ProxyError('upstream_stream_error', `The upstream stream failed${named}: ${excerpt(message)}`);
+  return inStreamError(ANTHROPIC_ERRORS, {
+    names: [isNonEmptyString(report.type) ? report.type : null],
+    lead: 'The upstream stream failed',
+    detail: excerpt(message),
+  });
 }
 
 /** A ProxyError as Anthropic would have sent it: the status to answer with and the body. */
@@ -80,10 +79,11 @@ export function proxyErrorToAnthropic(error: ProxyError): { status: number; body
   return { status: error.status, body: { type: 'error', error: { type, message: error.message } } };
 }
 
-function anthropicTypeOfStatus(status: number): AnthropicErrorType {
+/** The Anthropic type of an error status (see the table above). */
+export function anthropicTypeOfStatus(status: number): AnthropicErrorType {
   if (status === 503) return 'overloaded_error';
   for (const [type, rule] of Object.entries(ANTHROPIC_ERRORS)) {
     if (rule.status === status && isAnthropicErrorType(type)) return type;
   }
-  return 'api_error';
+  return status >= 400 && status < 500 ? 'invalid_request_error' : 'api_error';
 }

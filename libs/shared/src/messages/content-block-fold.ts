@@ -7,7 +7,8 @@
  * - `input_json_delta` fragments are joined and parsed once, when the message is built, into the
  *   block's `input` (tool_use, server_tool_use, mcp_tool_use, and any block that starts with an
  *   `input`). No fragment, or only empty ones, leaves the input the start sent: `{}`, or a filled
- *   input for a tool called from code execution (which gets no deltas).
+ *   input for a tool called from code execution (which gets no deltas). Input cut off by
+ *   `max_tokens` is parsed partially, as the official SDKs do.
  * - Any other delta type (`compaction_delta`, and types yet to come) sets its fields on the block:
  *   Anthropic's SDK notes that such a delta carries the block's final value.
  * - Blocks that arrive complete (`redacted_thinking`, server tool results) are kept as they started.
@@ -17,6 +18,7 @@
 import { errors } from '../openai/errors.js';
 import { isObject, setField } from '../openai/json-merge.js';
 import type { JsonObject } from '../openai/types.js';
+import { parsePartialJson } from './partial-json.js';
 import type { ContentBlock } from './types.js';
 
 /** The append-deltas: the block type each fits, and the field (of both) it appends. */
@@ -80,8 +82,9 @@ export class ContentBlockFold {
   /**
    * The finished block. Tool input that is not valid JSON is a broken stream (502), except when the
    * model was cut off (`stop_reason: "max_tokens"`) inside it: then the answer is what Anthropic
-   * sends, a block whose input never finished, and it keeps the input it started with (`{}`). The
-   * official SDKs parse such input partially; that needs a partial-JSON parser we do not carry.
+   * sends, a block whose input never finished, and its input is what was streamed, read as the
+   * official SDKs read it (`parsePartialJson`: complete values kept, the one cut off dropped). Input
+   * that is not even a prefix of JSON keeps what the block started with (`{}`).
    */
   result(stopReason: string | null): ContentBlock {
     if (this.#inputJson.trim() === '') return this.#block;
@@ -89,7 +92,7 @@ export class ContentBlockFold {
     try {
       input = JSON.parse(this.#inputJson);
     } catch (cause) {
-      if (stopReason === 'max_tokens') return this.#block;
+      if (stopReason === 'max_tokens') return this.#cutOff();
       throw errors.upstreamStream(
         `The upstream sent a ${this.#block.type} input that is not JSON (${this.#position}).`,
         'upstream_malformed_chunk',
@@ -97,6 +100,14 @@ export class ContentBlockFold {
       );
     }
     return { ...this.#block, input };
+  }
+
+  #cutOff(): ContentBlock {
+    try {
+      return { ...this.#block, input: parsePartialJson(this.#inputJson) };
+    } catch {
+      return this.#block;
+    }
   }
 
   #expect(deltaType: string, blockType: string): void {

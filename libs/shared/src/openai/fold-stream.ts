@@ -1,10 +1,13 @@
 import type { Answer, AnswerUsage } from './answer.js';
 import { ChatCompletionFold } from './chat-fold.js';
 import { ContentChunkTemplate } from './content-chunk-template.js';
-import { errors } from './errors.js';
+import { errors, type ProxyError } from './errors.js';
+import { isObject } from './json-merge.js';
+import { OPENAI_STREAM_ERRORS, openAIErrorNames } from './openai-stream-errors.js';
 import { readSseBatches } from './sse-reader.js';
 import { TextCompletionFold } from './text-fold.js';
 import type { ChatCompletion, CompletionFold, JsonObject, TextCompletion } from './types.js';
+import { inStreamError } from './upstream-error-map.js';
 
 /**
  * The APIs the proxy answers without streaming: `chat` for /v1/chat/completions, `completion` for
@@ -48,9 +51,13 @@ export interface StreamFolder<A extends FoldedAnswer = FoldedAnswer> {
 /**
  * Folds a chat or legacy completion stream into one non-stream answer.
  *
- * The answer is a 502 `ProxyError`, never a shortened success, when:
- * - an event carries `{"error": ...}` (llama.cpp, vLLM, OpenRouter end a stream this way):
- *   `upstream_stream_error`, with the upstream's message;
+ * The answer is an error, never a shortened success, when:
+ * - an event carries `{"error": ...}` (OpenAI, llama.cpp, vLLM, OpenRouter end a stream this way):
+ *   the status, type and code OpenAI gives that failure without streaming (429 for
+ *   `rate_limit_exceeded`, 500 for `server_error`, ...; openai-stream-errors.ts has the map), or
+ *   502 `upstream_stream_error` for a failure it does not name; the upstream's message is kept;
+ *
+ * and a 502 when:
  * - an event is not JSON, or not a JSON object: `upstream_malformed_chunk`;
  * - the body ends without `[DONE]` while a choice is unfinished, or before any choice came:
  *   `upstream_stream_truncated`. Without `[DONE]` but with every choice finished, the answer is
@@ -206,26 +213,23 @@ export function parseJsonEvent(data: string, noun: 'chunk' | 'event'): JsonObjec
 /** One event's data as a chunk; an error event or a broken chunk becomes a ProxyError. */
 function parseChunk(data: string): JsonObject {
   const record = parseJsonEvent(data, 'chunk');
-  if (record.error !== undefined && record.error !== null) {
-    throw errors.upstreamStream(
-      `The upstream stream failed: ${upstreamErrorMessage(record.error)}`,
-      'upstream_stream_error',
-    );
-  }
+  if (record.error !== undefined && record.error !== null) throw chunkError(record.error);
   return record;
 }
 
-function upstreamErrorMessage(error: unknown): string {
-  if (typeof error === 'string') return excerpt(error);
-  if (
-    typeof error === 'object' &&
-    error !== null &&
-    'message' in error &&
-    typeof error.message === 'string'
-  ) {
-    return excerpt(error.message);
-  }
-  return excerpt(JSON.stringify(error));
+/**
+ * An error chunk as the status OpenAI gives that failure without streaming (openai-stream-errors.ts):
+ * a bare string names no failure, only says what went wrong.
+ */
+function chunkError(error: unknown): ProxyError {
+  const report = isObject(error) ? error : {};
+  const message = typeof report.message === 'string' ? report.message : undefined;
+  return inStreamError(OPENAI_STREAM_ERRORS, {
+    names: openAIErrorNames(report),
+    lead: 'The upstream stream failed',
+    detail: excerpt(message ?? (typeof error === 'string' ? error : JSON.stringify(error))),
+    param: typeof report.param === 'string' ? report.param : null,
+  });
 }
 
 /** Enough of a bad chunk to recognise it, not the whole 1 MB of it. */

@@ -30,6 +30,7 @@ const BEAT = `${NOW_MS}
 if ARGV[1] ~= '' then redis.call('ZADD', KEYS[1], now, ARGV[1]) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ${FORGET_AFTER_MS})
 for i = 2, #ARGV do redis.call('ZADD', KEYS[2], now, ARGV[i]) end
+if #ARGV > 1 then redis.call('PEXPIRE', KEYS[2], ${ALIVE_FOR_MS}) end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - ${ALIVE_FOR_MS})
 return 1`;
 

@@ -1,4 +1,5 @@
 import { type Answer, errorAnswer } from '../openai/answer.js';
+import { upstreamBodyIn } from '../openai/error-dialect.js';
 import { errors, isProxyError } from '../openai/errors.js';
 import { COMPLETION_ENDPOINTS, type CompletionKind, type FoldedAnswer } from '../openai/fold-stream.js';
 import { FoldingSink, TextSink } from './body-sinks.js';
@@ -56,7 +57,8 @@ const RETRYABLE_STREAM_CODES = new Set([
 /**
  * Answers a non-stream request by asking an upstream for a stream and folding it: the one
  * code path behind both the queue worker and standalone mode. Upstream HTTP errors are
- * relayed with their status and body; a broken stream becomes a 502, never a shortened 200.
+ * relayed with their status and body (in Anthropic's shape on the Anthropic dialect); a broken
+ * stream becomes a 502, never a shortened 200.
  * Throws only the signal's reason, when the caller aborted, and an error that is no upstream
  * failure (a bug of ours, see `isUpstreamFailure`), unchanged: never retried, nobody cooled down.
  *
@@ -110,7 +112,8 @@ export async function completeFromStream(
       if (text !== undefined || folding === undefined) {
         return {
           status: reply.status,
-          body: text?.text ?? '',
+          // An error body in the client's dialect: Anthropic's SDKs read no other shape.
+          body: upstreamBodyIn(api.errorDialect, reply.status, text?.text ?? ''),
           upstream: label,
           model: null,
           usage: null,

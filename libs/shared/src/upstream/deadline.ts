@@ -21,6 +21,18 @@ export function deadlineError(code: DeadlineCode, ms: number): ProxyError {
 }
 
 /**
+ * The 504 of a request whose deadline the client set: its SDK's own timeout (sent as
+ * `X-Stainless-Timeout`, whole seconds), shorter than REQUEST_TIMEOUT_MS. Named as the client's,
+ * so nobody raises the proxy's timeout to cure a timeout set in the client.
+ */
+export function clientDeadlineError(ms: number): ProxyError {
+  return new ProxyError(
+    'deadline_exceeded',
+    `Your client's own timeout of ${ms / 1000} s (X-Stainless-Timeout) expired before the answer was complete; raise the client's timeout for longer answers.`,
+  );
+}
+
+/**
  * A signal that aborts when `parent` does, or when `ms` pass (0: never), with the deadline's
  * ProxyError as its reason. `dispose` clears the timer once the work is done.
  */

@@ -41,11 +41,12 @@ export function pickForwardedHeaders(headers: IncomingHttpHeaders): Record<strin
 /**
  * What a folded answer carries of its upstream's response headers: the ones clients act on
  * (the SDKs' retry logic reads `retry-after` and `retry-after-ms`; rate-limit and processing
- * headers are read by dashboards and clients alike). The upstream's own request id stays out:
- * the proxy's `x-request-id` names the request.
+ * headers, OpenAI's `x-ratelimit-*` and Anthropic's `anthropic-ratelimit-*`, are read by
+ * dashboards and clients alike). The upstream's own request id stays out: the proxy's
+ * `x-request-id` (and, on /v1/messages, `request-id`) names the request.
  */
 const ANSWER_HEADER =
-  /^(?:retry-after(?:-ms)?|x-ratelimit-[\w-]+|openai-(?:processing-ms|version|organization|project))$/;
+  /^(?:retry-after(?:-ms)?|(?:x|anthropic)-ratelimit-[\w-]+|openai-(?:processing-ms|version|organization|project))$/;
 
 export function answerHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   const kept: Record<string, string> = {};

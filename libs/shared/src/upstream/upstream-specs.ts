@@ -18,7 +18,7 @@ function parseYaml(text: string, options: ParseOptions & DocumentOptions): unkno
 
 /** One upstream as configured: where it is, what it serves and how to call it. */
 export interface UpstreamSpec {
-  /** Its chat-completions URL; the other `/v1` endpoints live beside it. */
+  /** Its chat-completions URL, or its base URL ending in `/v1`; the other endpoints live beside chat. */
   url: string;
   /** Its own key; undefined: the client's key is passed on. */
   apiKey: string | undefined;
@@ -68,7 +68,9 @@ const positiveMs = z
 const upstreamEntry = z.strictObject(
   {
     url: z
-      .string({ error: 'is required: the upstream chat-completions URL' })
+      .string({
+        error: 'is required: the upstream chat-completions URL, or its base URL ending in /v1',
+      })
       .refine(isHttpUrl, { error: (issue) => `"${String(issue.input)}" is not an http(s) URL` }),
     key: z.string({ error: `must be a string: the key itself or \${ENV_NAME}` }).min(1).optional(),
     weight: z
@@ -126,54 +128,63 @@ export function readUpstreamsFile(path: string, config: UpstreamConfig, env: Env
     text = readFileSync(path, 'utf8');
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new ConfigError(`Invalid configuration:\n  ${where}: cannot be read (${reason})`);
+    throw ConfigError.of([`${where}: cannot be read (${reason})`]);
   }
   let document: unknown;
   try {
     document = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
   } catch (error) {
     const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new ConfigError(`Invalid configuration:\n  ${where}: is not valid YAML or JSON: ${detail}`);
+    throw ConfigError.of([`${where}: is not valid YAML or JSON: ${detail}`]);
   }
   const parsed = upstreamsFile.safeParse(document);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      if (issue.code !== 'unrecognized_keys')
-        return `  ${where}: ${describePath(issue.path, document)}: ${issue.message}`;
-      const fields =
-        issue.path.length === 0 ? 'the top level holds only `upstreams:`' : `an upstream has ${FIELDS}`;
-      return issue.keys
-        .map(
-          (key) => `  ${where}: ${describePath([...issue.path, key], document)}: is not a field (${fields})`,
-        )
-        .join('\n');
-    });
-    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
-  }
-  const problems: string[] = [];
-  const specs = parsed.data.upstreams.map((entry, index) => {
-    const apiKey = resolveKey(entry, env, (message) =>
-      problems.push(`  ${where}: ${entryName(index, entry.url)}, field "key": ${message}`),
-    );
-    return toSpec(entry, apiKey, config);
-  });
-  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
-  return specs;
+  const problems: string[] = parsed.success
+    ? []
+    : parsed.error.issues.flatMap((issue) => issueLines(issue, where, document));
+  // Looked up even when other fields are wrong, so every problem is listed at once.
+  problems.push(...unsetKeyReferences(document, env, where));
+  if (!parsed.success || problems.length > 0) throw ConfigError.of(problems);
+  return parsed.data.upstreams.map((entry) => toSpec(entry, resolveKey(entry, env), config));
+}
+
+/** One issue of the file's schema, in the file's own terms (unknown fields: a line each). */
+function issueLines(issue: z.core.$ZodIssue, where: string, document: unknown): string[] {
+  if (issue.code !== 'unrecognized_keys')
+    return [`${where}: ${describePath(issue.path, document)}: ${issue.message}`];
+  const fields =
+    issue.path.length === 0 ? 'the top level holds only `upstreams:`' : `an upstream has ${FIELDS}`;
+  return issue.keys.map(
+    (key) => `${where}: ${describePath([...issue.path, key], document)}: is not a field (${fields})`,
+  );
 }
 
 const FIELDS = Object.keys(upstreamEntry.shape).join(', ');
 
-function resolveKey(entry: UpstreamEntry, env: Env, problem: (message: string) => void): string | undefined {
+/** The `key: ${NAME}` entries whose variable is not set, read from the document as written. */
+function unsetKeyReferences(document: unknown, env: Env, where: string): string[] {
+  const entries =
+    typeof document === 'object' && document !== null
+      ? (document as { upstreams?: unknown }).upstreams
+      : undefined;
+  if (!Array.isArray(entries)) return [];
+  return entries.flatMap((entry: unknown, index) => {
+    const fields =
+      typeof entry === 'object' && entry !== null ? (entry as { key?: unknown; url?: unknown }) : {};
+    const name = typeof fields.key === 'string' ? ENV_REFERENCE.exec(fields.key)?.[1] : undefined;
+    if (name === undefined || isSet(env[name])) return [];
+    return [
+      `${where}: ${entryName(index, fields.url)}, field "key": names the environment variable ${name}, which is not set`,
+    ];
+  });
+}
+
+const isSet = (value: string | undefined): value is string => value !== undefined && value.trim() !== '';
+
+/** The entry's key, a `${NAME}` read from the environment (checked set by `unsetKeyReferences`). */
+function resolveKey(entry: UpstreamEntry, env: Env): string | undefined {
   if (entry.key === undefined) return undefined;
-  const reference = ENV_REFERENCE.exec(entry.key);
-  if (reference === null) return entry.key;
-  const name = reference[1] ?? '';
-  const value = env[name];
-  if (value === undefined || value.trim() === '') {
-    problem(`names the environment variable ${name}, which is not set`);
-    return undefined;
-  }
-  return value;
+  const name = ENV_REFERENCE.exec(entry.key)?.[1];
+  return name === undefined ? entry.key : env[name];
 }
 
 function toSpec(entry: UpstreamEntry, apiKey: string | undefined, config: UpstreamConfig): UpstreamSpec {

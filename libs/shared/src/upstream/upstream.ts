@@ -2,6 +2,7 @@ import { Pool } from 'undici';
 import type { UpstreamTimeouts } from './call-upstream.js';
 import { ModelPattern } from './model-pattern.js';
 import { UpstreamHealth } from './upstream-health.js';
+import { type UpstreamPaths, upstreamPathFor, upstreamPaths } from './upstream-paths.js';
 import type { UpstreamSpec } from './upstream-specs.js';
 
 export interface UpstreamOptions {
@@ -17,13 +18,12 @@ export interface UpstreamOptions {
   previous?: Upstream | undefined;
 }
 
-const CHAT_SUFFIX = '/chat/completions';
-
 /**
  * One configured provider endpoint: its keep-alive connection pool, its health, and what it
- * serves (models, aliases, abilities). The URL names the chat-completions endpoint; other
- * `/v1/*` endpoints live beside it, so `https://host/v1/chat/completions` serves `/v1/models`
- * at `https://host/v1/models`.
+ * serves (models, aliases, abilities). The URL names the chat-completions endpoint or the base
+ * below which it lives (upstream-paths.ts); other `/v1/*` endpoints live beside chat, so
+ * `https://host/v1/chat/completions` and `https://host/v1` both serve `/v1/models` at
+ * `https://host/v1/models`.
  */
 export class Upstream {
   readonly label: string;
@@ -39,7 +39,7 @@ export class Upstream {
   /** The names a client may ask for here (`models`, then alias names); undefined: every model. */
   private readonly models: ModelPattern | undefined;
   private readonly aliases: ReadonlyMap<string, string>;
-  private readonly basePath: string;
+  private readonly paths: UpstreamPaths;
 
   constructor(options: UpstreamOptions) {
     const { spec, previous } = options;
@@ -47,8 +47,8 @@ export class Upstream {
     this.spec = spec;
     this.label = options.label;
     this.origin = url.origin;
-    this.chatPath = url.pathname + url.search;
-    this.basePath = url.pathname.endsWith(CHAT_SUFFIX) ? url.pathname.slice(0, -CHAT_SUFFIX.length) : '/v1';
+    this.paths = upstreamPaths(url);
+    this.chatPath = this.paths.chatPath;
     this.apiKey = spec.apiKey;
     this.weight = spec.weight;
     this.includeUsage = spec.includeUsage;
@@ -98,8 +98,7 @@ export class Upstream {
 
   /** The upstream path for a client path below `/v1` (e.g. `/models?x=1`). */
   pathFor(v1Subpath: string): string {
-    if (v1Subpath === CHAT_SUFFIX) return this.chatPath;
-    return this.basePath + v1Subpath;
+    return upstreamPathFor(this.paths, v1Subpath);
   }
 
   /**
