@@ -1,48 +1,41 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
-import {
-  foldMessagesStream,
-  foldResponsesStream,
-  isProxyError,
-  type ProxyError,
-  proxyErrorToAnthropic,
-} from '@openai-proxy/shared';
+import { type CompletionApi, messagesApi, responsesApi } from '@openai-proxy/shared';
 import { type AppProcess, startApp, startRedis, type TestRedis } from '@openai-proxy/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, postJson } from './support/http.js';
+import { type InProcessFold, inProcessFold } from './support/in-process-fold.js';
 
 // Every recorded Responses and Messages stream replayed by the mock upstream in two TCP slicings,
-// through the queue and standalone: the answer is the library's fold of the whole recorded text
-// (whose agreement with the official SDKs is checked in libs/shared/test/*-fold-oracle.test.ts),
-// and a stream the fold refuses gives the same error, in the route's dialect. Broken streams give
+// through the queue and standalone: the answer is the library's (completeFromStream, in this
+// process) to the whole recorded text sent at once (the fold's agreement with the official SDKs is
+// checked in libs/shared/test/*-fold-oracle.test.ts), and a stream the fold refuses gives the same
+// error, in the route's dialect. Broken streams give
 // their errors and the processes keep serving.
 
 interface Api {
   path: '/v1/responses' | '/v1/messages';
   fixtures: string;
-  fold: (body: AsyncIterable<Uint8Array>) => Promise<{ body: string }>;
+  api: CompletionApi;
   request: Record<string, unknown>;
-  /** What a client reads of an error in this API's dialect: its status and its code (or type). */
-  errorOf: (error: ProxyError) => string | null;
+  /** What a client reads of an error in this API's dialect: its code (or type). */
   errorInAnswer: (json: Record<string, unknown>) => unknown;
 }
 
 const RESPONSES: Api = {
   path: '/v1/responses',
   fixtures: 'responses-streams',
-  fold: foldResponsesStream,
+  api: responsesApi,
   request: { model: 'mock-model', input: 'replay' },
-  errorOf: (error) => error.toBody().error.code,
   errorInAnswer: (json) => (json.error as { code?: unknown } | undefined)?.code,
 };
 
 const MESSAGES: Api = {
   path: '/v1/messages',
   fixtures: 'messages-streams',
-  fold: foldMessagesStream,
+  api: messagesApi,
   request: { model: 'mock-model', max_tokens: 64, messages: [{ role: 'user', content: 'replay' }] },
-  errorOf: (error) => proxyErrorToAnthropic(error).body.error.type,
   errorInAnswer: (json) => (json.type === 'error' ? (json.error as { type?: unknown }).type : undefined),
 };
 
@@ -56,21 +49,15 @@ function fixturesOf(api: Api): { api: Api; name: string; sse: string }[] {
     .map((file) => ({ api, name: `${api.path} ${file}`, sse: readFileSync(directory + file, 'utf8') }));
 }
 
-async function* once(text: string): AsyncGenerator<Uint8Array> {
-  yield Buffer.from(text);
-}
-
 /** What the library makes of the whole text at once: a body, or the error a client must get. */
 async function expectedAnswer(
   api: Api,
   sse: string,
 ): Promise<{ status: number; body?: string; code?: unknown }> {
-  try {
-    return { status: 200, body: (await api.fold(once(sse))).body };
-  } catch (error) {
-    if (!isProxyError(error)) throw error;
-    return { status: error.status, code: api.errorOf(error) };
-  }
+  upstream.enqueue({ kind: 'replay', sse });
+  const answer = await inProcess.complete(api.api, api.request);
+  if (answer.status === 200) return { status: 200, body: answer.body };
+  return { status: answer.status, code: api.errorInAnswer(JSON.parse(answer.body)) };
 }
 
 /**
@@ -87,9 +74,11 @@ let upstream: MockUpstream;
 let queued: AppProcess;
 let worker: AppProcess;
 let standalone: AppProcess;
+let inProcess: InProcessFold;
 
 beforeAll(async () => {
   [redis, upstream] = await Promise.all([startRedis(), startMockUpstream({ name: 'apis' })]);
+  inProcess = inProcessFold(upstream);
   const env = {
     UPSTREAM_API_URL: upstream.chatUrl,
     QUEUE_PREFIX: `{apis-replay-${process.pid}}`,
@@ -115,7 +104,7 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  await Promise.all([queued?.stop(), worker?.stop(), standalone?.stop()]);
+  await Promise.all([queued?.stop(), worker?.stop(), standalone?.stop(), inProcess?.close()]);
   await Promise.all([upstream?.close(), redis?.stop()]);
 });
 

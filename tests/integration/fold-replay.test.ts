@@ -1,16 +1,18 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { MockUpstream } from '@openai-proxy/mock-upstream';
-import { foldUpstreamStream, isProxyError } from '@openai-proxy/shared';
+import { chatCompletionsApi } from '@openai-proxy/shared';
 import { type AppProcess, type Stack, startStack } from '@openai-proxy/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatBody, postJson } from './support/http.js';
+import { type InProcessFold, inProcessFold } from './support/in-process-fold.js';
 
 // Issue 3 end to end: every recorded provider stream replayed by the mock upstream in several
 // TCP slicings, through the queue and standalone. Both modes must give byte-identical answers,
-// equal to the library's fold of the whole recorded text (whose field-by-field agreement with
-// the official SDK accumulator is checked in libs/shared/test/fold-oracle.test.ts). Broken
-// streams must give their 502, and the processes must keep serving.
+// equal to the library's answer (completeFromStream, in this process) to the whole recorded text
+// sent at once (the fold's field-by-field agreement with the official SDK accumulator is checked
+// in libs/shared/test/fold-oracle.test.ts). Broken streams must give their 502, and the processes
+// must keep serving.
 
 const FIXTURES = fileURLToPath(new URL('../../libs/shared/test/fixtures/streams/', import.meta.url));
 interface Fixture {
@@ -25,19 +27,14 @@ const fixtures: Fixture[] = readdirSync(FIXTURES)
     sse: (JSON.parse(readFileSync(FIXTURES + file, 'utf8')) as { sse: string }).sse,
   }));
 
-async function* once(text: string): AsyncGenerator<Uint8Array> {
-  yield Buffer.from(text);
-}
-
 /** What the library makes of the whole text at once: a body, or the error a client must get. */
 async function expectedAnswer(sse: string): Promise<{ status: number; body?: string; code?: string | null }> {
-  try {
-    return { status: 200, body: (await foldUpstreamStream('chat', once(sse))).body };
-  } catch (error) {
-    if (!isProxyError(error)) throw error;
-    // The code the client reads: an upstream's reported failure keeps its own (llama.cpp's server_error).
-    return { status: error.status, code: error.toBody().error.code };
-  }
+  upstream.enqueue({ kind: 'replay', sse });
+  const answer = await inProcess.complete(chatCompletionsApi, chatBody('replay'));
+  if (answer.status === 200) return { status: 200, body: answer.body };
+  // The code the client reads: an upstream's reported failure keeps its own (llama.cpp's server_error).
+  const error = (JSON.parse(answer.body) as { error: { code: string | null } }).error;
+  return { status: answer.status, code: error.code };
 }
 
 /**
@@ -53,6 +50,7 @@ let stack: Stack;
 let upstream: MockUpstream;
 let queued: AppProcess;
 let standalone: AppProcess;
+let inProcess: InProcessFold;
 
 beforeAll(async () => {
   // Processes, not in-process gateways: a stream sliced byte by byte costs a turn of the event loop
@@ -69,6 +67,7 @@ beforeAll(async () => {
   });
   stack = started;
   upstream = started.upstreams.replay;
+  inProcess = inProcessFold(upstream);
   ({ queued, standalone } = started.gateways);
   // LOG_LEVEL=warn hides the ready lines: wait for health instead.
   for (const url of [queued.url, standalone.url, started.workers.farm.url]) {
@@ -83,7 +82,10 @@ beforeAll(async () => {
   }
 }, 30_000);
 
-afterAll(() => stack?.stop());
+afterAll(async () => {
+  await inProcess?.close();
+  await stack?.stop();
+});
 
 const SLICINGS = [{ sliceBytes: 1 }, { sliceBytes: 7 }, { sliceBytes: 'random' as const, seed: 42 }];
 /** The longest fixtures sent a byte per TCP write take tens of seconds on a busy 2-core machine. */

@@ -26,8 +26,8 @@ const logLines: Array<Record<string, unknown>> = [];
 /** Fails as the request's user-agent says: a rejected Error, a rejected string, or a sync throw. */
 const failingCompleter: NonStreamCompleter = {
   mode: 'standalone',
-  complete(job) {
-    const how = job.headers['user-agent'];
+  complete(_api, request) {
+    const how = request.headers['user-agent'];
     if (how === 'sync') throw new TypeError('sync failure inside the completer');
     if (how === 'string') return Promise.reject('a bare string, not an Error');
     return Promise.reject(new Error('async failure inside the completer'));

@@ -18,7 +18,7 @@ import { gatewayStatsSample } from './observability/stats-sample.js';
 import { addMissingReasonPhrases } from './pipeline/reason-phrases.js';
 import { answerClientErrors } from './security/client-error.js';
 import { httpServerOptions } from './security/http-server-options.js';
-import { createServer } from './server.js';
+import { createServer, type GatewayDeps } from './server.js';
 
 export interface RunningGateway {
   server: Server;
@@ -34,7 +34,11 @@ export interface RunningGateway {
 }
 
 /** Builds every dependency from the config and listens. Used by main.ts and by in-process tests. */
-export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+export async function startGateway(
+  config: GatewayConfig,
+  logger: Logger,
+  options: Pick<GatewayDeps, 'apis'> = {},
+): Promise<RunningGateway> {
   addMissingReasonPhrases();
   const metrics = createGatewayMetrics(new Registry());
   const upstreams = new UpstreamSet(config);
@@ -51,7 +55,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     config.ADMIN_API_KEYS.length > 0 && redis !== undefined
       ? (await import('./admin/queue-board.js')).createQueueBoard({ ...config, redis }, logger)
       : undefined;
-  const app = createServer({ config, logger, metrics, upstreams, completer, limiter, board });
+  const app = createServer({ config, logger, metrics, upstreams, completer, limiter, board, ...options });
   // Head size and head/request timeouts are enforced by Node before Express runs (slow-loris).
   const server = createHttpServer(httpServerOptions(config), app);
   answerClientErrors(server, metrics);

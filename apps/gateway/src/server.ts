@@ -1,4 +1,11 @@
-import { type Logger, type UpstreamSet, upstreamObserver, upstreamTimeouts } from '@openai-proxy/shared';
+import {
+  BUILT_IN_APIS,
+  type CompletionApi,
+  type Logger,
+  type UpstreamSet,
+  upstreamObserver,
+  upstreamTimeouts,
+} from '@openai-proxy/shared';
 import express, { type Express } from 'express';
 import { addAdminRoutes } from './admin/admin-routes.js';
 import type { QueueBoard } from './admin/queue-board.js';
@@ -25,6 +32,8 @@ export interface GatewayDeps {
   limiter?: RequestLimiter | undefined;
   /** The queue dashboard: set with ADMIN_API_KEYS in queue mode (startGateway loads it). */
   board?: QueueBoard | undefined;
+  /** The APIs served, each at its path (default: the built-in four); the completer must know them too. */
+  apis?: readonly CompletionApi[];
 }
 
 /**
@@ -57,19 +66,21 @@ export function createServer(deps: GatewayDeps): Express {
   if (config.TRUST_PROXY_HOPS > 0) app.set('trust proxy', config.TRUST_PROXY_HOPS);
   const cors = corsPolicy(config.CORS_ORIGINS);
   if (cors !== undefined) app.use(cors);
-  // Most traffic first: Express tries the routes in order.
-  app.post(
-    '/v1/chat/completions',
-    door.route('/v1/chat/completions', true, completionRoute('chat', routeDeps)),
-  );
-  app.post('/v1/completions', door.route('/v1/completions', true, completionRoute('completion', routeDeps)));
-  app.post('/v1/responses', door.route('/v1/responses', true, completionRoute('responses', routeDeps)));
-  // Anthropic's dialect: keys in `x-api-key` (gateway keys too), errors in Anthropic's shape.
-  const messagesDeps: RouteDeps = { ...routeDeps, guard: createGuard(config, deps.limiter, 'x-api-key') };
-  app.post(
-    '/v1/messages',
-    door.route('/v1/messages', true, completionRoute('messages', messagesDeps), 'anthropic'),
-  );
+  // One route per API, most traffic first: Express tries the routes in order. Each API's guard
+  // reads keys where its clients send them (`x-api-key` on Anthropic's), and its errors take the
+  // API's shape.
+  const guards = new Map([['authorization', routeDeps.guard]]);
+  for (const api of deps.apis ?? BUILT_IN_APIS) {
+    let guard = guards.get(api.keyHeader);
+    if (guard === undefined) {
+      guard = createGuard(config, deps.limiter, api.keyHeader);
+      guards.set(api.keyHeader, guard);
+    }
+    app.post(
+      api.path,
+      door.route(api.path, true, completionRoute(api, { ...routeDeps, guard }), api.errorDialect),
+    );
+  }
   // A mount path, not a `/v1/{*rest}` pattern: nothing decodes the client's path on the way.
   app.use('/v1', door.route('/v1/*', true, passthroughRoute(routeDeps)));
   // Probes stay reachable under load: they do not count against MAX_INFLIGHT.

@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
 import {
-  COMPLETION_APIS,
   type CompletionJobData,
   describeTopology,
   errorAnswer,
+  errorDialectOf,
   type Logger,
   nonStreamSettings,
   ProxyError,
@@ -121,7 +121,7 @@ export async function startWorkerChild(
     // client still waits, so it gets a 502 now instead of a 504 at its deadline.
     if (job === undefined || Date.now() >= job.data.deadline) return;
     const failure = new ProxyError('job_failed', `The job failed in the worker farm: ${error.message}`);
-    const failedAnswer = errorAnswer(failure, null, COMPLETION_APIS[job.data.request.kind].errorDialect);
+    const failedAnswer = errorAnswer(failure, null, errorDialectOf(job.data.request.kind));
     publish(job.data.replyTo, { ...failedAnswer, jobId: String(job.id), queueWaitMs: 0 }).catch(
       (err: unknown) => logger.warn({ err, jobId: job.id }, 'could not answer a failed job'),
     );

@@ -6,11 +6,22 @@
  */
 
 export {
+  type ApiRegistry,
+  apiRegistry,
+  BUILT_IN_API_REGISTRY,
+  BUILT_IN_APIS,
+  errorDialectOf,
+} from './apis/built-in-apis.js';
+export { CHAT_ROLES, chatCompletionsApi } from './apis/chat-completions-api.js';
+export { type CompletionApi, checkRequest } from './apis/completion-api.js';
+export { completionsApi } from './apis/completions-api.js';
+export { messagesApi } from './apis/messages-api.js';
+export { responsesApi } from './apis/responses-api.js';
+export {
   boolVar,
   intVar,
   listVar,
   logLevelVar,
-  optionalIntVar,
   optionalStringVar,
   stringVar,
 } from './config/env-schema.js';
@@ -26,7 +37,6 @@ export { commonVars, redisVars, type UpstreamConfig, upstreamVars } from './conf
 export {
   type AnthropicErrorBody,
   type AnthropicMessage,
-  foldMessagesStream,
   proxyErrorToAnthropic,
 } from './messages/index.js';
 export { DURATION_BUCKETS } from './observability/buckets.js';
@@ -49,13 +59,11 @@ export {
   type UpstreamReport,
   UpstreamReportedError,
 } from './openai/errors.js';
-export {
-  COMPLETION_ENDPOINTS,
-  type CompletionKind,
-  type FoldedAnswer,
-  foldUpstreamStream,
+export type {
+  CompletionKind,
+  FoldedAnswer,
+  StreamFolder,
 } from './openai/fold-stream.js';
-export { readSseData } from './openai/sse-reader.js';
 export type { ChatCompletion, TextCompletion } from './openai/types.js';
 export { runClusterPrimary } from './process/cluster-primary.js';
 export { installProcessPolicy, onReloadSignal, onShutdownSignal } from './process/process-policy.js';
@@ -67,11 +75,10 @@ export {
   type QueuedAnswer,
 } from './queue/job-protocol.js';
 export { type QueueNames, queueNames } from './queue/names.js';
-export { foldResponsesStream, type ResponseObject } from './responses/index.js';
+export type { ResponseObject } from './responses/index.js';
 export { TextSink } from './upstream/body-sinks.js';
 export {
   type ClientCredential,
-  callUpstream,
   type KeyHeader,
   streamUpstream,
   toUpstreamError,
@@ -84,7 +91,6 @@ export {
   type FoldRequest,
   type NonStreamSettings,
 } from './upstream/complete-from-stream.js';
-export { COMPLETION_APIS, type CompletionApi } from './upstream/completion-apis.js';
 export {
   ClientGoneError,
   clientDeadlineError,

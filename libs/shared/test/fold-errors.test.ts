@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type ChatCompletion,
-  errors,
-  foldUpstreamStream,
-  isProxyError,
-  type ProxyError,
-} from '../src/index.js';
+import { type ChatCompletion, chatCompletionsApi, isProxyError, type ProxyError } from '../src/index.js';
+import { foldSse, type SseBody } from './fold-through-sink.js';
 
-const encoder = new TextEncoder();
-
-async function* bodyOf(...parts: string[]): AsyncGenerator<Uint8Array> {
-  for (const part of parts) yield encoder.encode(part);
-}
+/** A body arriving in these pieces, one write each. */
+const bodyOf = (...parts: string[]): string[] => parts;
 
 function sse(...events: unknown[]): string {
   return events
@@ -37,8 +29,8 @@ const ROLE = chunk({ role: 'assistant', content: '' });
 const HELLO = chunk({ content: 'Hello' });
 const STOP = chunk({}, 'stop');
 
-async function failure(body: AsyncIterable<Uint8Array>): Promise<ProxyError> {
-  const error = await foldUpstreamStream('chat', body).then(
+async function failure(body: SseBody): Promise<ProxyError> {
+  const error = await foldSse(chatCompletionsApi, body).then(
     () => null,
     (caught: unknown) => caught,
   );
@@ -82,8 +74,8 @@ describe('an error event mid-stream', () => {
   });
 
   it('ignores `error: null`, which some providers put on every chunk', async () => {
-    const answer = await foldUpstreamStream(
-      'chat',
+    const answer = await foldSse(
+      chatCompletionsApi,
       bodyOf(sse({ ...ROLE, error: null }, HELLO, STOP, '[DONE]')),
     );
     const completion = JSON.parse(answer.body) as ChatCompletion;
@@ -113,13 +105,13 @@ describe('a malformed chunk', () => {
   });
 
   it('is not reported for data after [DONE], which is never read', async () => {
-    const answer = await foldUpstreamStream('chat', bodyOf(sse(ROLE, HELLO, STOP, '[DONE]', 'garbage')));
+    const answer = await foldSse(chatCompletionsApi, bodyOf(sse(ROLE, HELLO, STOP, '[DONE]', 'garbage')));
     expect(answer.chunks).toBe(3);
   });
 
   it('does not include empty data lines, which are skipped', async () => {
-    const answer = await foldUpstreamStream(
-      'chat',
+    const answer = await foldSse(
+      chatCompletionsApi,
       bodyOf(sse(ROLE), 'data:\n\n', sse(HELLO, STOP, '[DONE]')),
     );
     expect(answer.chunks).toBe(3);
@@ -153,15 +145,15 @@ describe('a stream that ends without [DONE]', () => {
   });
 
   it('is accepted when every choice has finished (some providers never send [DONE])', async () => {
-    const answer = await foldUpstreamStream('chat', bodyOf(sse(ROLE, HELLO, STOP)));
+    const answer = await foldSse(chatCompletionsApi, bodyOf(sse(ROLE, HELLO, STOP)));
     const completion = JSON.parse(answer.body) as ChatCompletion;
     expect(completion.choices[0]?.message.content).toBe('Hello');
     expect(completion.choices[0]?.finish_reason).toBe('stop');
   });
 
   it('is accepted when the last event lacks its closing blank line but finishes the answer', async () => {
-    const answer = await foldUpstreamStream(
-      'chat',
+    const answer = await foldSse(
+      chatCompletionsApi,
       bodyOf(sse(ROLE, HELLO), `data: ${JSON.stringify(STOP)}`),
     );
     expect(JSON.parse(answer.body)).toMatchObject({ choices: [{ finish_reason: 'stop' }] });
@@ -170,7 +162,7 @@ describe('a stream that ends without [DONE]', () => {
 
 describe('a stream with [DONE]', () => {
   it('is accepted without any finish_reason: the upstream said it was done', async () => {
-    const answer = await foldUpstreamStream('chat', bodyOf(sse(ROLE, HELLO, '[DONE]')));
+    const answer = await foldSse(chatCompletionsApi, bodyOf(sse(ROLE, HELLO, '[DONE]')));
     const completion = JSON.parse(answer.body) as ChatCompletion;
     expect(completion.choices[0]?.message.content).toBe('Hello');
     expect(completion.choices[0]?.finish_reason).toBeNull();
@@ -191,49 +183,21 @@ describe('a stream with [DONE]', () => {
   });
 });
 
-describe('an error thrown by the body itself', () => {
-  it('propagates unchanged, before or after some chunks', async () => {
-    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
-    async function* resetBody(): AsyncGenerator<Uint8Array> {
-      yield encoder.encode(sse(ROLE, HELLO));
-      throw reset;
-    }
-    await expect(foldUpstreamStream('chat', resetBody())).rejects.toBe(reset);
-
-    const timeout = errors.timeout('idle', 30_000);
-    // biome-ignore lint/correctness/useYield: a body that fails on its first read
-    async function* timedOutBody(): AsyncGenerator<Uint8Array> {
-      throw timeout;
-    }
-    await expect(foldUpstreamStream('chat', timedOutBody())).rejects.toBe(timeout);
-  });
-
-  it('after [DONE] nothing counts: later data is ignored and a broken tail is no error', async () => {
+// A body that breaks, stalls or never ends is the connection's doing: what the whole call makes of
+// it (completeFromStream against the mock upstream) is in tests/integration/fold-broken-bodies.test.ts.
+describe('after [DONE]', () => {
+  it('nothing counts: later data is ignored and the body is read to its end', async () => {
     let reads = 0;
-    async function* body(): AsyncGenerator<Uint8Array> {
+    function* body(): Generator<string> {
       reads += 1;
-      yield encoder.encode(sse(ROLE, HELLO, STOP, '[DONE]'));
+      yield sse(ROLE, HELLO, STOP, '[DONE]');
       reads += 1;
-      yield encoder.encode(sse(HELLO));
-      throw new Error('a reset after the end');
+      yield sse(HELLO);
     }
-    const answer = await foldUpstreamStream('chat', body());
+    const answer = await foldSse(chatCompletionsApi, body());
     expect(answer.chunks).toBe(3);
     expect(JSON.parse(answer.body).choices[0].message.content).toBe('Hello');
     // The body was read to its end (so undici can release the connection without an abort).
     expect(reads).toBe(2);
-  });
-
-  it('after [DONE] a body that never ends does not hold the answer back', async () => {
-    let release: () => void = () => {};
-    async function* body(): AsyncGenerator<Uint8Array> {
-      yield encoder.encode(sse(ROLE, HELLO, STOP, '[DONE]'));
-      await new Promise<void>((resolve) => {
-        release = resolve;
-      });
-    }
-    const answer = await foldUpstreamStream('chat', body());
-    expect(answer.chunks).toBe(3);
-    release();
   });
 });

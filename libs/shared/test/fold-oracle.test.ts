@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { ChatCompletionStream } from 'openai/lib/ChatCompletionStream';
 import { describe, expect, it } from 'vitest';
-import { type ChatCompletion, type FoldedAnswer, foldUpstreamStream, isProxyError } from '../src/index.js';
+import { type ChatCompletion, chatCompletionsApi, type FoldedAnswer, isProxyError } from '../src/index.js';
 import { ChatCompletionFold } from '../src/openai/chat-fold.js';
+import { foldSse } from './fold-through-sink.js';
 
 /**
  * The fold against three oracles:
@@ -65,12 +66,8 @@ const oracleFixtures = fixtures.filter((f) => SDK_CANNOT[prefixOf(f)] === undefi
 const answerFixtures = fixtures.filter((f) => expectations[f.name]?.error === undefined);
 const encoder = new TextEncoder();
 
-async function* bodyOf(text: string): AsyncGenerator<Uint8Array> {
-  yield encoder.encode(text);
-}
-
 async function fold(fixture: Fixture): Promise<{ answer: FoldedAnswer; completion: ChatCompletion }> {
-  const answer = await foldUpstreamStream('chat', bodyOf(fixture.sse));
+  const answer = await foldSse(chatCompletionsApi, fixture.sse);
   return { answer, completion: JSON.parse(answer.body) as ChatCompletion };
 }
 
@@ -220,7 +217,7 @@ describe('fold vs the hand-written expectations (expectations.json)', () => {
     const expectation = expectations[fixture.name];
     if (expectation === undefined) throw new Error('unreachable');
     if (expectation.error !== undefined) {
-      const failure = await foldUpstreamStream('chat', bodyOf(fixture.sse)).then(
+      const failure = await foldSse(chatCompletionsApi, fixture.sse).then(
         () => null,
         (error: unknown) => error,
       );

@@ -1,17 +1,22 @@
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { type FoldedAnswer, isProxyError } from '../src/index.js';
-import { messagesFolder } from '../src/messages/index.js';
-import { ChatStreamFolder, foldEvents, type StreamFolder } from '../src/openai/fold-stream.js';
-import { responsesFolder } from '../src/responses/index.js';
+import {
+  chatCompletionsApi,
+  type FoldedAnswer,
+  isProxyError,
+  messagesApi,
+  responsesApi,
+} from '../src/index.js';
+import type { StreamFolder } from '../src/openai/fold-stream.js';
 import { FoldingSink } from '../src/upstream/body-sinks.js';
+import { foldThroughSink } from './fold-through-sink.js';
 import { loadSseFixtures } from './sse-fixtures.js';
 
 /**
- * The sink undici writes a fold's body into must fold exactly as the pulled reader does: the same
- * answer or the same error, whatever the piece boundaries (a UTF-8 character or a line end may be
- * split across writes).
+ * The sink undici writes a fold's body into must fold a stream the same whatever the piece
+ * boundaries (a UTF-8 character or a line end may be split across writes): the same answer or the
+ * same error in pieces of any size as in one piece.
  */
 
 const encoder = new TextEncoder();
@@ -21,30 +26,13 @@ type Outcome = { body: string; chunks: number } | { error: string };
 /** The fold makes up an id when a stream has none; two folds of one stream differ only there. */
 const sameIds = (body: string) => body.replace(/"chatcmpl-[0-9a-f]{32}"/, '"chatcmpl-generated"');
 
-async function* piecesOf(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+function* piecesOf(bytes: Uint8Array, size: number): Generator<Uint8Array> {
   for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
 }
 
-async function pulled(folder: StreamFolder, bytes: Uint8Array): Promise<Outcome> {
-  try {
-    const answer = await foldEvents(folder, piecesOf(bytes, bytes.length));
-    return { body: sameIds(answer.body), chunks: answer.chunks };
-  } catch (error) {
-    return { error: isProxyError(error) ? error.code : String(error) };
-  }
-}
-
 async function pushed(folder: StreamFolder, bytes: Uint8Array, size: number): Promise<Outcome> {
-  const sink = new FoldingSink<FoldedAnswer>(folder);
-  const failed = once(sink, 'error').then(([error]) => ({
-    error: isProxyError(error) ? error.code : String(error),
-  }));
-  for (let at = 0; at < bytes.length; at += size) sink.write(Buffer.from(bytes.subarray(at, at + size)));
-  sink.end();
-  const ended = await Promise.race([once(sink, 'finish').then(() => 'finished' as const), failed]);
-  if (ended !== 'finished') return ended;
   try {
-    const answer = sink.answer();
+    const answer = await foldThroughSink(folder, piecesOf(bytes, size));
     return { body: sameIds(answer.body), chunks: answer.chunks };
   } catch (error) {
     return { error: isProxyError(error) ? error.code : String(error) };
@@ -57,25 +45,22 @@ const chatStreams = readdirSync(chatDir)
   .sort()
   .map((name) => {
     const fixture = JSON.parse(readFileSync(new URL(name, chatDir), 'utf8')) as { sse: string };
-    return { name, sse: fixture.sse, folder: () => new ChatStreamFolder('chat') };
+    return { name, sse: fixture.sse, api: chatCompletionsApi };
   });
 const streams = [
   ...chatStreams,
-  ...loadSseFixtures('responses-streams').map(({ name, sse }) => ({ name, sse, folder: responsesFolder })),
-  ...loadSseFixtures('messages-streams').map(({ name, sse }) => ({ name, sse, folder: messagesFolder })),
+  ...loadSseFixtures('responses-streams').map(({ name, sse }) => ({ name, sse, api: responsesApi })),
+  ...loadSseFixtures('messages-streams').map(({ name, sse }) => ({ name, sse, api: messagesApi })),
 ];
 
 describe('FoldingSink on the recorded streams', () => {
-  it.each(streams)(
-    '$name folds as the pulled reader does, in pieces of every size',
-    async ({ sse, folder }) => {
-      const bytes = encoder.encode(sse);
-      const expected = await pulled(folder(), bytes);
-      for (const size of [bytes.length, 1, 7, 64, 1000]) {
-        expect(await pushed(folder(), bytes, size), `pieces of ${size} bytes`).toEqual(expected);
-      }
-    },
-  );
+  it.each(streams)('$name folds in pieces of every size as in one piece', async ({ sse, api }) => {
+    const bytes = encoder.encode(sse);
+    const expected = await pushed(api.folder(), bytes, bytes.length);
+    for (const size of [1, 7, 64, 1000]) {
+      expect(await pushed(api.folder(), bytes, size), `pieces of ${size} bytes`).toEqual(expected);
+    }
+  });
 });
 
 describe('FoldingSink on hand-made streams', () => {
@@ -84,26 +69,26 @@ describe('FoldingSink on hand-made streams', () => {
 
   it('fails with upstream_malformed_chunk on an event that is not JSON', async () => {
     const bytes = encoder.encode(`${chunk('a')}data: {not json\n\n${chunk('b', 'stop')}`);
-    expect(await pushed(new ChatStreamFolder('chat'), bytes, 5)).toEqual({
+    expect(await pushed(chatCompletionsApi.folder(), bytes, 5)).toEqual({
       error: 'upstream_malformed_chunk',
     });
   });
 
   it('ignores what follows [DONE]', async () => {
     const bytes = encoder.encode(`${chunk('a', 'stop')}data: [DONE]\n\ndata: {not json\n\n`);
-    const outcome = await pushed(new ChatStreamFolder('chat'), bytes, 3);
+    const outcome = await pushed(chatCompletionsApi.folder(), bytes, 3);
     expect(outcome).toMatchObject({ chunks: 1 });
   });
 
   it('is truncated when the body ends before the answer is complete', async () => {
     const bytes = encoder.encode(chunk('a'));
-    expect(await pushed(new ChatStreamFolder('chat'), bytes, 10)).toEqual({
+    expect(await pushed(chatCompletionsApi.folder(), bytes, 10)).toEqual({
       error: 'upstream_stream_truncated',
     });
   });
 
   it('cuts off a body left open after the last event, keeping the answer', async () => {
-    const sink = new FoldingSink<FoldedAnswer>(new ChatStreamFolder('chat'));
+    const sink = new FoldingSink<FoldedAnswer>(chatCompletionsApi.folder());
     sink.write(Buffer.from(`${chunk('hello', 'stop')}data: [DONE]\n\n`));
     const started = Date.now();
     await once(sink, 'close');

@@ -1,6 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
-import { type AnthropicMessage, foldMessagesStream } from '../src/messages/index.js';
+import { messagesApi } from '../src/index.js';
+import type { AnthropicMessage } from '../src/messages/index.js';
+import { foldSse } from './fold-through-sink.js';
 import { bodyOf, eventsOf, loadSseFixtures, replayFetch, type SseFixture } from './sse-fixtures.js';
 
 /**
@@ -29,7 +31,7 @@ const BETA: Record<string, string> = {
 };
 
 async function fold(sse: string): Promise<AnthropicMessage> {
-  return JSON.parse((await foldMessagesStream(bodyOf(sse))).body) as AnthropicMessage;
+  return JSON.parse((await foldSse(messagesApi, bodyOf(sse))).body) as AnthropicMessage;
 }
 
 async function sdkFinal(fixture: SseFixture): Promise<Json> {
@@ -105,7 +107,7 @@ describe("fold vs the fixtures' expected.json (the Python SDK tests' final messa
 
 describe('every answer', () => {
   it.each(fixtures)('$name: the key order of message_start, honest counters', async (fixture) => {
-    const answer = await foldMessagesStream(bodyOf(fixture.sse));
+    const answer = await foldSse(messagesApi, bodyOf(fixture.sse));
     const message = JSON.parse(answer.body) as AnthropicMessage;
     const events = eventsOf(fixture.sse);
     const start = (events[0]?.message ?? {}) as Json;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { chatCompletionsApi, responsesApi } from '../src/index.js';
 import { isProxyError, type ProxyError, UpstreamReportedError } from '../src/openai/errors.js';
-import { foldUpstreamStream } from '../src/openai/fold-stream.js';
 import { OPENAI_STREAM_ERRORS } from '../src/openai/openai-stream-errors.js';
-import { foldResponsesStream } from '../src/responses/index.js';
+import { foldSse } from './fold-through-sink.js';
 import { bodyOf, rejectionOf, sseOf } from './sse-fixtures.js';
 
 // The OpenAI dialect's in-stream errors: a chat chunk `{"error": {...}}` and a Responses `error`
@@ -77,10 +77,10 @@ const CREATED = { type: 'response.created', response: { id: 'resp_1', status: 'i
 
 /** The two ways the dialect reports `error`: a chat error chunk and a Responses error event. */
 const FOLDS: [string, (error: Record<string, unknown>) => Promise<ProxyError>][] = [
-  ['a chat error chunk', (error) => failure(foldUpstreamStream('chat', bodyOf(sseOf(ROLE, { error }))))],
+  ['a chat error chunk', (error) => failure(foldSse(chatCompletionsApi, bodyOf(sseOf(ROLE, { error }))))],
   [
     'a Responses error event',
-    (error) => failure(foldResponsesStream(bodyOf(sseOf(CREATED, { type: 'error', error })))),
+    (error) => failure(foldSse(responsesApi, bodyOf(sseOf(CREATED, { type: 'error', error })))),
   ],
 ];
 

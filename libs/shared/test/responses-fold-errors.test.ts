@@ -1,7 +1,9 @@
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
+import { responsesApi } from '../src/index.js';
 import { isProxyError, type ProxyError } from '../src/openai/errors.js';
-import { foldResponsesStream, type ResponseObject } from '../src/responses/index.js';
+import type { ResponseObject } from '../src/responses/index.js';
+import { foldSse } from './fold-through-sink.js';
 import {
   bodyOf,
   type JsonEvent,
@@ -76,13 +78,13 @@ const HELLO_ITEM = (HELLO.at(-1) as { item: Record<string, unknown> }).item;
 
 async function answerOf(
   ...events: (JsonEvent | string)[]
-): Promise<{ response: ResponseObject; mismatches: string[] }> {
-  const answer = await foldResponsesStream(bodyOf(sseOf(...events)));
+): Promise<{ response: ResponseObject; mismatches: string[] | undefined }> {
+  const answer = await foldSse(responsesApi, bodyOf(sseOf(...events)));
   return { response: JSON.parse(answer.body) as ResponseObject, mismatches: answer.mismatches };
 }
 
 async function failure(...events: (JsonEvent | string)[]): Promise<ProxyError> {
-  const error = await rejectionOf(foldResponsesStream(bodyOf(sseOf(...events))));
+  const error = await rejectionOf(foldSse(responsesApi, bodyOf(sseOf(...events))));
   if (!isProxyError(error)) throw new Error(`expected a ProxyError, got ${String(error)}`);
   return error;
 }
@@ -163,7 +165,7 @@ describe('response.failed', () => {
   it('fixture 16 (error event, then response.failed) is a 429 insufficient_quota', async () => {
     const fixture = loadSseFixtures('responses-streams').find((f) => f.prefix === '16');
     if (fixture === undefined) throw new Error('fixture 16 is missing');
-    const error = await rejectionOf(foldResponsesStream(bodyOf(fixture.sse)));
+    const error = await rejectionOf(foldSse(responsesApi, bodyOf(fixture.sse)));
     expect(isProxyError(error) && [error.status, error.toBody().error.code]).toEqual([
       429,
       'insufficient_quota',
@@ -202,7 +204,7 @@ describe('a stream cut before its final event', () => {
     const fixture = loadSseFixtures('responses-streams').find((f) => f.prefix === '06');
     const blocks = sseBlocks(fixture?.sse ?? '');
     for (const cut of [3, 10, 400, blocks.length - 3]) {
-      const error = await rejectionOf(foldResponsesStream(bodyOf(blocks.slice(0, cut).join('\n\n'))));
+      const error = await rejectionOf(foldSse(responsesApi, bodyOf(blocks.slice(0, cut).join('\n\n'))));
       expect(isProxyError(error) && error.code, `cut after ${cut} events`).toBe('upstream_stream_truncated');
     }
   });
@@ -211,7 +213,7 @@ describe('a stream cut before its final event', () => {
     const text = sseOf(created, ...HELLO);
     const itemDone = sseOf(created, ...HELLO.slice(0, -1)).length;
     for (let cut = 1; cut < itemDone; cut += 7) {
-      const error = await rejectionOf(foldResponsesStream(bodyOf(text.slice(0, cut))));
+      const error = await rejectionOf(foldSse(responsesApi, bodyOf(text.slice(0, cut))));
       expect(isProxyError(error) && error.status, `cut at ${cut}`).toBe(502);
     }
   });
@@ -231,7 +233,7 @@ describe('a stream cut before its final event', () => {
   });
 
   it('rebuilds without any lifecycle event, making up an id', async () => {
-    const answer = await foldResponsesStream(bodyOf(sseOf(...HELLO)));
+    const answer = await foldSse(responsesApi, bodyOf(sseOf(...HELLO)));
     const response = JSON.parse(answer.body) as ResponseObject;
     expect(response.id).toMatch(/^resp_[0-9a-f]{32}$/);
     expect(response).toMatchObject({
@@ -251,7 +253,7 @@ describe('the final event', () => {
       incomplete_details: { reason: 'max_output_tokens' },
     });
     const sse = sseOf(created, ...HELLO, incomplete);
-    const answer = await foldResponsesStream(bodyOf(sse));
+    const answer = await foldSse(responsesApi, bodyOf(sse));
     const ours = JSON.parse(answer.body) as ResponseObject;
     expect(ours.status).toBe('incomplete');
     expect(ours.incomplete_details).toEqual({ reason: 'max_output_tokens' });
@@ -298,18 +300,16 @@ describe('the final event', () => {
     expect(mismatches).toEqual([]);
   });
 
+  // A reset after the final event is no error either: tests/integration/fold-broken-bodies.test.ts.
   it('ends reading: later events do not count and the body is read to its end', async () => {
     let reads = 0;
-    async function* body(): AsyncGenerator<Uint8Array> {
+    function* body(): Generator<string> {
       reads += 1;
-      yield new TextEncoder().encode(
-        sseOf(created, ...HELLO, finalEvent('response.completed', [HELLO_ITEM])),
-      );
+      yield sseOf(created, ...HELLO, finalEvent('response.completed', [HELLO_ITEM]));
       reads += 1;
-      yield new TextEncoder().encode(sseOf({ type: 'error', code: 'server_error', message: 'late' }));
-      throw new Error('a reset after the end');
+      yield sseOf({ type: 'error', code: 'server_error', message: 'late' });
     }
-    const answer = await foldResponsesStream(body());
+    const answer = await foldSse(responsesApi, body());
     expect(answer.chunks).toBe(1 + HELLO.length + 1);
     expect(reads).toBe(2);
   });
@@ -321,7 +321,7 @@ describe('a refusal (no public recording has one)', () => {
 
   it('comes through as a refusal part, as the SDK folds it', async () => {
     const sse = sseOf(created, ...refusal, finalEvent('response.completed', [refusalItem]));
-    const answer = await foldResponsesStream(bodyOf(sse));
+    const answer = await foldSse(responsesApi, bodyOf(sse));
     const ours = JSON.parse(answer.body) as ResponseObject;
     expect(ours.output).toEqual([refusalItem]);
     expect(answer.mismatches).toEqual([]);

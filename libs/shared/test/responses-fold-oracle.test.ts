@@ -1,7 +1,9 @@
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
+import { responsesApi } from '../src/index.js';
 import { isProxyError } from '../src/openai/errors.js';
-import { foldResponsesStream, type ResponseObject } from '../src/responses/index.js';
+import type { ResponseObject } from '../src/responses/index.js';
+import { foldSse } from './fold-through-sink.js';
 import {
   bodyOf,
   eventsOf,
@@ -29,8 +31,8 @@ const FINAL_EVENTS = new Set(['response.completed', 'response.incomplete', 'resp
 
 type Json = Record<string, unknown>;
 
-async function fold(sse: string): Promise<{ response: ResponseObject; mismatches: string[] }> {
-  const answer = await foldResponsesStream(bodyOf(sse));
+async function fold(sse: string): Promise<{ response: ResponseObject; mismatches: string[] | undefined }> {
+  const answer = await foldSse(responsesApi, bodyOf(sse));
   return { response: JSON.parse(answer.body) as ResponseObject, mismatches: answer.mismatches };
 }
 
@@ -104,7 +106,7 @@ describe('fold vs the openai SDK (responses.stream().finalResponse())', () => {
     const fixture = fixtures.find((f) => f.prefix === FAILED);
     if (fixture === undefined) throw new Error('fixture 16 is missing');
     const sdkError = await rejectionOf(sdkFinal(fixture.sse));
-    const ours = await rejectionOf(foldResponsesStream(bodyOf(fixture.sse)));
+    const ours = await rejectionOf(foldSse(responsesApi, bodyOf(fixture.sse)));
     expect(sdkError).toBeInstanceOf(OpenAI.APIError);
     expect(isProxyError(ours)).toBe(true);
     if (!(sdkError instanceof Error) || !isProxyError(ours)) return;
@@ -203,7 +205,7 @@ describe('the deltas alone build what the final event says', () => {
 
 describe('every answer', () => {
   it.each(answerFixtures)('$name: no stream-only fields, honest counters', async (fixture) => {
-    const answer = await foldResponsesStream(bodyOf(fixture.sse));
+    const answer = await foldSse(responsesApi, bodyOf(fixture.sse));
     const response = JSON.parse(answer.body) as ResponseObject;
     expect(answer.body).not.toContain('obfuscation');
     expect(answer.body).not.toContain('sequence_number');

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { chatCompletionsApi } from '../src/apis/chat-completions-api.js';
+import { responsesApi } from '../src/apis/responses-api.js';
 import type { UpstreamConfig } from '../src/config/schema.js';
 import { ModelPattern } from '../src/upstream/model-pattern.js';
 import { foldBody, foldBodyFor, renameModel, streamBodyFor } from '../src/upstream/routed-body.js';
@@ -136,21 +138,21 @@ describe('bodies per upstream', () => {
 
   it('builds a fold body with the alias and stream_options only where they are taken', () => {
     const body = foldBody(client);
-    expect(JSON.parse(foldBodyFor('chat', body, plain))).toEqual({
+    expect(JSON.parse(foldBodyFor(chatCompletionsApi, body, plain))).toEqual({
       model: 'short',
       stream: true,
       stream_options: { foo: 1, include_usage: true },
       messages: client.messages,
     });
-    expect(JSON.parse(foldBodyFor('chat', body, aliased)).model).toBe('long/name');
-    expect(JSON.parse(foldBodyFor('chat', body, noOptions))).toEqual({
+    expect(JSON.parse(foldBodyFor(chatCompletionsApi, body, aliased)).model).toBe('long/name');
+    expect(JSON.parse(foldBodyFor(chatCompletionsApi, body, noOptions))).toEqual({
       model: 'short',
       stream: true,
       messages: client.messages,
     });
     // APIs without stream_options get the client's as they came, usage or not.
-    expect(JSON.parse(foldBodyFor('responses', body, plain)).stream_options).toEqual({ foo: 1 });
-    expect(JSON.parse(foldBodyFor('chat', foldBody({ model: 'm' }), plain))).toEqual({
+    expect(JSON.parse(foldBodyFor(responsesApi, body, plain)).stream_options).toEqual({ foo: 1 });
+    expect(JSON.parse(foldBodyFor(chatCompletionsApi, foldBody({ model: 'm' }), plain))).toEqual({
       model: 'm',
       stream: true,
       stream_options: { include_usage: true },
@@ -160,12 +162,14 @@ describe('bodies per upstream', () => {
   it("keeps a streamed request's bytes untouched unless the upstream needs its own", () => {
     const bytes = Buffer.from(JSON.stringify({ ...client, model: 'other', stream: true }));
     const parsed = JSON.parse(bytes.toString()) as Record<string, unknown>;
-    expect(streamBodyFor('chat', parsed, bytes, plain)).toBe(bytes);
-    expect(streamBodyFor('chat', parsed, bytes, aliased)).toBe(bytes);
-    const dropped = JSON.parse(String(streamBodyFor('chat', parsed, bytes, noOptions)));
+    expect(streamBodyFor(chatCompletionsApi, parsed, bytes, plain)).toBe(bytes);
+    expect(streamBodyFor(chatCompletionsApi, parsed, bytes, aliased)).toBe(bytes);
+    const dropped = JSON.parse(String(streamBodyFor(chatCompletionsApi, parsed, bytes, noOptions)));
     expect(dropped).not.toHaveProperty('stream_options');
     expect(dropped).toMatchObject({ model: 'other', stream: true });
-    const renamed = JSON.parse(String(streamBodyFor('chat', { ...parsed, model: 'short' }, bytes, aliased)));
+    const renamed = JSON.parse(
+      String(streamBodyFor(chatCompletionsApi, { ...parsed, model: 'short' }, bytes, aliased)),
+    );
     expect(renamed).toMatchObject({ model: 'long/name', stream_options: { foo: 1 }, stream: true });
   });
 

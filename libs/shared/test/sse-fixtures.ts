@@ -31,10 +31,9 @@ export function loadSseFixtures(directory: string): SseFixture[] {
   });
 }
 
-const encoder = new TextEncoder();
-
-export async function* bodyOf(...parts: string[]): AsyncGenerator<Uint8Array> {
-  for (const part of parts) yield encoder.encode(part);
+/** A body arriving in these pieces, one write each (see fold-through-sink.ts). */
+export function bodyOf(...parts: string[]): string[] {
+  return parts;
 }
 
 /** SSE text of events given as objects (or raw data strings), framed as OpenAI and Anthropic do. */

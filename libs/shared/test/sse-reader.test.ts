@@ -1,6 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { finished } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { readSseData } from '../src/index.js';
+import type { FoldedAnswer, StreamFolder } from '../src/openai/fold-stream.js';
+import { FoldingSink } from '../src/upstream/body-sinks.js';
+import { foldThroughSink } from './fold-through-sink.js';
+
+// How FoldingSink cuts the bytes undici writes into it into SSE events: each event's data, as a
+// fold is handed it, whatever the pieces the bytes come in.
 
 interface Fixture {
   name: string;
@@ -18,14 +24,23 @@ const fixtures: Fixture[] = readdirSync(FIXTURE_DIR)
 
 const encoder = new TextEncoder();
 
-async function* pieces(parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
-  for (const part of parts) yield part;
+/** A folder that keeps the data of every event it is handed, and never ends the answer. */
+class DataList implements StreamFolder<FoldedAnswer & { data: string[] }> {
+  readonly data: string[] = [];
+
+  take(data: string): boolean {
+    this.data.push(data);
+    return false;
+  }
+
+  finish(): FoldedAnswer & { data: string[] } {
+    return { body: '', chunks: this.data.length, model: null, usage: null, data: this.data };
+  }
 }
 
+/** The data the sink hands a fold when `parts` are written into it in turn, then ended. */
 async function collect(parts: Uint8Array[]): Promise<string[]> {
-  const out: string[] = [];
-  for await (const data of readSseData(pieces(parts))) out.push(data);
-  return out;
+  return (await foldThroughSink(new DataList(), parts)).data;
 }
 
 /** Cuts `bytes` into pieces whose sizes cycle through `sizes`. */
@@ -81,7 +96,7 @@ function referenceData(sse: string): string[] {
   return out;
 }
 
-describe('readSseData on the recorded streams', () => {
+describe('SSE events through FoldingSink, on the recorded streams', () => {
   it.each(fixtures)('$name: every slicing yields the reference data list', async ({ sse }) => {
     const bytes = encoder.encode(sse);
     const expected = referenceData(sse);
@@ -129,7 +144,7 @@ describe('readSseData on the recorded streams', () => {
   });
 });
 
-describe('readSseData on hand-made streams', () => {
+describe('SSE events through FoldingSink, on hand-made streams', () => {
   it('splits a multi-byte character across reads (2-, 3- and 4-byte UTF-8)', async () => {
     const text = 'data: {"content":"é亚😀"}\n\n';
     const bytes = encoder.encode(text);
@@ -204,35 +219,15 @@ describe('readSseData on hand-made streams', () => {
     expect(await collect([bytes])).toEqual(['{"a":1}']);
   });
 
-  it('yields events as they arrive, before the body ends', async () => {
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    async function* slowBody(): AsyncGenerator<Uint8Array> {
-      yield encoder.encode('data: first\n\n');
-      await gate;
-      yield encoder.encode('data: second\n\n');
-    }
-    const iterator = readSseData(slowBody());
-    expect(await iterator.next()).toEqual({ value: 'first', done: false });
-    release();
-    expect(await iterator.next()).toEqual({ value: 'second', done: false });
-    expect((await iterator.next()).done).toBe(true);
-  });
-
-  it('rethrows an error from the body unchanged', async () => {
-    const failure = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-    async function* brokenBody(): AsyncGenerator<Uint8Array> {
-      yield encoder.encode('data: {"a":1}\n\n');
-      throw failure;
-    }
-    const seen: string[] = [];
-    await expect(
-      (async () => {
-        for await (const data of readSseData(brokenBody())) seen.push(data);
-      })(),
-    ).rejects.toBe(failure);
-    expect(seen).toEqual(['{"a":1}']);
+  it('hands each event on as it arrives, before the body ends', async () => {
+    const list = new DataList();
+    const sink = new FoldingSink(list);
+    sink.write(encoder.encode('data: first\n\n'));
+    expect(list.data).toEqual(['first']);
+    sink.write(encoder.encode('data: second\n\n'));
+    expect(list.data).toEqual(['first', 'second']);
+    sink.end();
+    await finished(sink);
+    expect(list.data).toEqual(['first', 'second']);
   });
 });

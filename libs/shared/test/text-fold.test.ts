@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { foldUpstreamStream, isProxyError, type TextCompletion } from '../src/index.js';
+import {
+  type CompletionApi,
+  chatCompletionsApi,
+  completionsApi,
+  isProxyError,
+  type TextCompletion,
+} from '../src/index.js';
 import { TextCompletionFold } from '../src/openai/text-fold.js';
+import { foldSse } from './fold-through-sink.js';
 
 /**
  * A legacy /v1/completions stream written by hand in the shape gpt-3.5-turbo-instruct sends
@@ -49,15 +56,15 @@ function sse(events: unknown[], done = true): string {
   return events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('') + (done ? 'data: [DONE]\n\n' : '');
 }
 
-async function* bodyOf(text: string): AsyncGenerator<Uint8Array> {
+function* bodyOf(text: string): Generator<Uint8Array> {
   // Small reads, as a socket would deliver them.
   const bytes = encoder.encode(text);
   for (let at = 0; at < bytes.length; at += 13) yield bytes.subarray(at, at + 13);
 }
 
-describe('legacy completions through foldUpstreamStream', () => {
+describe('legacy completions through FoldingSink', () => {
   it('folds text_completion chunks into one text_completion', async () => {
-    const answer = await foldUpstreamStream('completion', bodyOf(sse(STREAM)));
+    const answer = await foldSse(completionsApi, bodyOf(sse(STREAM)));
     const completion = JSON.parse(answer.body) as TextCompletion;
     expect(completion).toEqual({
       id: 'cmpl-8xYz',
@@ -111,9 +118,7 @@ describe('legacy completions through foldUpstreamStream', () => {
         choices: [{ text: 'b', index: 0, logprobs: null, finish_reason: 'stop', stop_reason: null }],
       },
     ];
-    const completion = JSON.parse(
-      (await foldUpstreamStream('completion', bodyOf(sse(plain)))).body,
-    ) as TextCompletion;
+    const completion = JSON.parse((await foldSse(completionsApi, bodyOf(sse(plain)))).body) as TextCompletion;
     expect(completion.choices).toEqual([
       { text: 'ab', index: 0, logprobs: null, finish_reason: 'stop', stop_reason: null },
     ]);
@@ -122,17 +127,17 @@ describe('legacy completions through foldUpstreamStream', () => {
   });
 
   it('is truncated when the stream stops early without [DONE]', async () => {
-    const error = await foldUpstreamStream('completion', bodyOf(sse(STREAM.slice(0, 3), false))).catch(
+    const error = await foldSse(completionsApi, bodyOf(sse(STREAM.slice(0, 3), false))).catch(
       (caught: unknown) => caught,
     );
     expect(isProxyError(error) && error.code).toBe('upstream_stream_truncated');
   });
 
   it('uses the text fold, not the chat fold, for kind "completion"', async () => {
-    const objectOf = async (kind: 'chat' | 'completion'): Promise<unknown> =>
-      (JSON.parse((await foldUpstreamStream(kind, bodyOf(sse(STREAM)))).body) as { object: unknown }).object;
-    expect(await objectOf('chat')).toBe('chat.completion');
-    expect(await objectOf('completion')).toBe('text_completion');
+    const objectOf = async (api: CompletionApi): Promise<unknown> =>
+      (JSON.parse((await foldSse(api, bodyOf(sse(STREAM)))).body) as { object: unknown }).object;
+    expect(await objectOf(chatCompletionsApi)).toBe('chat.completion');
+    expect(await objectOf(completionsApi)).toBe('text_completion');
   });
 });
 

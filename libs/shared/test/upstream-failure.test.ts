@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chatCompletionsApi } from '../src/apis/chat-completions-api.js';
 import type { UpstreamConfig } from '../src/config/schema.js';
 import { ChatCompletionFold } from '../src/openai/chat-fold.js';
 import { errors, ProxyError } from '../src/openai/errors.js';
@@ -199,6 +200,7 @@ describe('a bug while folding a real upstream stream', () => {
       const answer = completeFromStream(
         group(),
         { maxTries: 3, streamRetries: 1, timeouts: TIMEOUTS },
+        chatCompletionsApi,
         { kind: 'chat', body: foldBody({ model: 'm', messages: [] }), headers: {}, requestId: 'r' },
         new AbortController().signal,
       );

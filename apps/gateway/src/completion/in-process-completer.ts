@@ -1,4 +1,5 @@
 import {
+  type CompletionApi,
   completeFromStream,
   deadlineError,
   errors,
@@ -30,7 +31,12 @@ export class InProcessCompleter implements NonStreamCompleter {
     private readonly logger: Logger,
   ) {}
 
-  async complete(request: FoldRequest, timeoutMs: number, clientGone: AbortSignal): Promise<CompletedAnswer> {
+  async complete(
+    api: CompletionApi,
+    request: FoldRequest,
+    timeoutMs: number,
+    clientGone: AbortSignal,
+  ): Promise<CompletedAnswer> {
     if (clientGone.aborted) throw clientGone.reason;
     // Looked up again: a reload since the route's check may have dropped the model.
     const group = this.upstreams.groupFor(request.body.model);
@@ -40,7 +46,7 @@ export class InProcessCompleter implements NonStreamCompleter {
     clientGone.addEventListener('abort', onClientGone, { once: true });
     this.deadlines.add(call, timeoutMs);
     try {
-      const answer = await completeFromStream(group, this.settings, request, call.signal, this.observe);
+      const answer = await completeFromStream(group, this.settings, api, request, call.signal, this.observe);
       if (answer.failure !== undefined)
         this.logger.warn(
           { requestId: request.requestId, upstream: answer.upstream ?? undefined, failure: answer.failure },

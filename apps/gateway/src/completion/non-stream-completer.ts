@@ -1,4 +1,4 @@
-import type { Answer, FoldRequest } from '@openai-proxy/shared';
+import type { Answer, CompletionApi, FoldRequest } from '@openai-proxy/shared';
 import type { QueueHealth } from './queue-health.js';
 
 /** The answer as the gateway writes it; queue mode adds how long the job waited for a worker. */
@@ -17,7 +17,12 @@ export type CompletedAnswer = Answer & {
 export interface NonStreamCompleter {
   readonly mode: 'queue' | 'standalone';
   /** `timeoutMs`: its deadline, from now: REQUEST_TIMEOUT_MS or the client's own, if shorter. */
-  complete(request: FoldRequest, timeoutMs: number, signal: AbortSignal): Promise<CompletedAnswer>;
+  complete(
+    api: CompletionApi,
+    request: FoldRequest,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<CompletedAnswer>;
   /** Queue mode's view of Redis, workers and depth; standalone mode has none. */
   readonly queueHealth?: QueueHealth;
   close(): Promise<void>;

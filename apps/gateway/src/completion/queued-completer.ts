@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
-  COMPLETION_APIS,
+  type CompletionApi,
   type CompletionJobData,
   deadlineError,
   type ErrorDialect,
@@ -172,7 +172,12 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
     return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
   }
 
-  async complete(request: FoldRequest, timeoutMs: number, signal: AbortSignal): Promise<CompletedAnswer> {
+  async complete(
+    api: CompletionApi,
+    request: FoldRequest,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<CompletedAnswer> {
     if (!this.isReady()) throw queueUnavailable();
     const silentForMs = this.workers.missingFor();
     if (silentForMs !== undefined) throw noWorkers(silentForMs);
@@ -197,7 +202,7 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
       acceptedAt,
     };
     // Waiting before the add: a quick worker's answer may come before the add returns.
-    const answer = this.waiters.add(jobId, COMPLETION_APIS[request.kind].errorDialect, timeoutMs, acceptedAt);
+    const answer = this.waiters.add(jobId, api.errorDialect, timeoutMs, acceptedAt);
     try {
       await this.queue.add(request.kind, data, {
         jobId,

@@ -2,10 +2,8 @@ import { ClientGoneError, type ErrorDialect } from '@openai-proxy/shared';
 
 /** The bounded `route` label of a request's metrics: a route template, never a raw path. */
 export type RouteLabel =
-  | '/v1/chat/completions'
-  | '/v1/completions'
-  | '/v1/responses'
-  | '/v1/messages'
+  /** An API's path (`CompletionApi.path`): `/v1/chat/completions`, `/v1/messages`, … */
+  | `/v1/${string}`
   | '/v1/models'
   | '/v1/*'
   | '/health'

@@ -35,9 +35,11 @@ export function modelRenamingWriter(res: ServerResponse, model: string): Writabl
       callback(error);
     },
   });
-  // The client left: stop writing, as piping into the response itself would.
+  // The client left: stop writing, as piping into the response itself would. Asked of the
+  // response, not the writer: a response that ended whole closes a tick before the writer
+  // counts as finished, and that is no client leaving.
   res.once('close', () => {
-    if (!writer.writableFinished) writer.destroy(new Error('the client closed the connection'));
+    if (!res.writableFinished) writer.destroy(new Error('the client closed the connection'));
   });
   return writer;
 }

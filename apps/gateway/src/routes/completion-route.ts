@@ -1,7 +1,6 @@
 import {
-  COMPLETION_APIS,
-  COMPLETION_ENDPOINTS,
-  type CompletionKind,
+  type CompletionApi,
+  checkRequest,
   errorAnswer,
   errors,
   foldBody,
@@ -17,12 +16,11 @@ import type { RouteHandler } from '../pipeline/request-door.js';
 import { writeJson } from '../pipeline/write-json.js';
 import { KeepaliveWriter } from '../relay/keepalive-writer.js';
 import { clientCredential, relayUpstream } from '../relay/upstream-relay.js';
-import { checkCompletionRequest } from '../validation/completion-request.js';
 import type { RouteDeps } from './route-deps.js';
 
 /**
- * `POST /v1/chat/completions`, `/v1/completions`, `/v1/responses` and `/v1/messages`, the whole
- * way of a request (what differs between the APIs is in COMPLETION_APIS):
+ * `POST` on an API's path (`/v1/chat/completions`, `/v1/completions`, `/v1/responses`,
+ * `/v1/messages`), the whole way of a request (what differs between the APIs is its descriptor):
  * the `/v1` guard, one reading of the JSON body, the fields the proxy relies on, the group of
  * upstreams serving its model (none: 404 `model_not_found`, before any upstream or the queue), then
  * - `stream: true`: the client's bytes go to an upstream and its stream is piped back as is
@@ -31,14 +29,13 @@ import type { RouteDeps } from './route-deps.js';
  * - otherwise: the body, serialised once, is folded from an upstream stream (through the queue,
  *   or in this process) and the answer is written as one JSON.
  */
-export function completionRoute(kind: CompletionKind, deps: RouteDeps): RouteHandler {
+export function completionRoute(api: CompletionApi, deps: RouteDeps): RouteHandler {
   const { config, completer } = deps;
-  const endpoint = COMPLETION_ENDPOINTS[kind];
-  const { keyHeader, errorDialect } = COMPLETION_APIS[kind];
+  const { kind, endpoint, keyHeader, errorDialect } = api;
   return async (req, res, ctx) => {
     await deps.guard(req, res, ctx);
     const { bytes, body } = await readJsonBody(req, config.MAX_BODY_BYTES, config.MAX_JSON_DEPTH);
-    const stream = checkCompletionRequest(kind, body);
+    const stream = checkRequest(api, body);
     const model = body.model as string;
     // Queue mode too: a model no upstream serves is refused here, never queued.
     const group = deps.relay.upstreams.groupFor(model);
@@ -49,7 +46,7 @@ export function completionRoute(kind: CompletionKind, deps: RouteDeps): RouteHan
         endpoint,
         method: 'POST',
         body: bytes,
-        bodyFor: (upstream) => streamBodyFor(kind, body, bytes, upstream),
+        bodyFor: (upstream) => streamBodyFor(api, body, bytes, upstream),
         keyHeader,
         group,
         model,
@@ -63,6 +60,7 @@ export function completionRoute(kind: CompletionKind, deps: RouteDeps): RouteHan
     try {
       const credential = clientCredential(req, keyHeader);
       answer = await completer.complete(
+        api,
         {
           kind,
           body: foldBody(body),

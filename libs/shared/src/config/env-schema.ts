@@ -29,9 +29,6 @@ const wholeNumber = (min: number, max: number) => {
 export const intVar = (defaultValue: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.preprocess(unsetIfEmpty, wholeNumber(min, max).default(defaultValue));
 
-export const optionalIntVar = (min = 0) =>
-  z.preprocess(unsetIfEmpty, wholeNumber(min, Number.MAX_SAFE_INTEGER).optional());
-
 const TRUE_WORDS = ['true', '1', 'yes', 'on'];
 
 export const boolVar = (defaultValue: boolean) =>

@@ -1,5 +1,5 @@
 import { errors } from '../openai/errors.js';
-import { type FoldedAnswer, foldEvents } from '../openai/fold-stream.js';
+import type { FoldedAnswer } from '../openai/fold-stream.js';
 import { isObject } from '../openai/json-merge.js';
 import { JsonEventFolder, type StreamRead } from '../responses/json-event-stream.js';
 import { MessageFold } from './message-fold.js';
@@ -23,11 +23,6 @@ import type { MessageUsage } from './types.js';
  */
 export function messagesFolder(): JsonEventFolder<MessageFold> {
   return new JsonEventFolder(new MessageFold(), messageAnswer);
-}
-
-/** Reads a Messages SSE body and folds it (see `messagesFolder`). */
-export function foldMessagesStream(body: AsyncIterable<Uint8Array>): Promise<FoldedAnswer> {
-  return foldEvents(messagesFolder(), body);
 }
 
 function messageAnswer(fold: MessageFold, read: StreamRead): FoldedAnswer {

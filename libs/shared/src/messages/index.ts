@@ -1,5 +1,5 @@
 export { anthropicStreamError, isAnthropicErrorType, proxyErrorToAnthropic } from './anthropic-errors.js';
-export { foldMessagesStream, messagesFolder, messageUsageCounts } from './fold-messages-stream.js';
+export { messagesFolder, messageUsageCounts } from './fold-messages-stream.js';
 export { MessageFold } from './message-fold.js';
 export type {
   AnthropicErrorBody,

@@ -4,7 +4,6 @@ import { ContentChunkTemplate } from './content-chunk-template.js';
 import { errors, type ProxyError } from './errors.js';
 import { isObject } from './json-merge.js';
 import { OPENAI_STREAM_ERRORS, openAIErrorNames } from './openai-stream-errors.js';
-import { readSseBatches } from './sse-reader.js';
 import { TextCompletionFold } from './text-fold.js';
 import type { ChatCompletion, CompletionFold, JsonObject, TextCompletion } from './types.js';
 import { inStreamError } from './upstream-error-map.js';
@@ -19,14 +18,6 @@ export type CompletionKind = 'chat' | 'completion' | 'responses' | 'messages';
 /** The two kinds this file folds; the others have their own folds (responses/, messages/). */
 export type ChatCompletionKind = Extract<CompletionKind, 'chat' | 'completion'>;
 
-/** Where each kind lives below `/v1`, on the client's side and the upstream's alike. */
-export const COMPLETION_ENDPOINTS: Readonly<Record<CompletionKind, string>> = {
-  chat: '/chat/completions',
-  completion: '/completions',
-  responses: '/responses',
-  messages: '/messages',
-};
-
 /**
  * What a fold makes of a stream: the answer's body (serialised once), how many chunks it took,
  * and, from a fold that cross-checks the upstream's final object against its deltas (Responses),
@@ -38,8 +29,7 @@ export type FoldedAnswer = Pick<Answer, 'body' | 'model' | 'usage'> & {
 };
 
 /**
- * A fold fed one SSE event's data at a time, as the bytes arrive: the same folder serves a body
- * pushed by undici (`FoldingSink`) and one read as an async iterable (`foldEvents`).
+ * A fold fed one SSE event's data at a time, as the bytes arrive (`FoldingSink` feeds it).
  */
 export interface StreamFolder<A extends FoldedAnswer = FoldedAnswer> {
   /** Takes one event's data, in order; true when it ends the answer: nothing after it counts. */
@@ -125,64 +115,14 @@ export class ChatStreamFolder implements StreamFolder {
   }
 }
 
-/** Reads a chat or legacy completion SSE body and folds it (the rules are `ChatStreamFolder`'s). */
-export function foldUpstreamStream(
-  kind: ChatCompletionKind,
-  body: AsyncIterable<Uint8Array>,
-): Promise<FoldedAnswer> {
-  return foldEvents(new ChatStreamFolder(kind), body);
-}
-
 /**
- * Feeds every event of `body` to `folder` until it says the answer is complete or the body ends,
- * then asks it for the answer. Errors thrown by `body` itself (socket reset, timeouts) propagate
- * unchanged for the caller to map.
+ * How long the rest of a body may take after the event that ends the answer (`[DONE]`,
+ * `response.completed`, `message_stop`) before it is cut off. The rest is read rather than the
+ * response stopped at once: stopping aborts undici's response with an error whose stack is
+ * formatted, which measured 3-4% of a worker's CPU, while the end of the body almost always
+ * arrives with the last event itself.
  */
-export async function foldEvents<A extends FoldedAnswer>(
-  folder: StreamFolder<A>,
-  body: AsyncIterable<Uint8Array>,
-): Promise<A> {
-  const batches = readSseBatches(body);
-  reading: for (let next = await batches.next(); !next.done; next = await batches.next()) {
-    for (const data of next.value) {
-      if (folder.take(data)) {
-        await drainAfterDone(batches);
-        break reading;
-      }
-    }
-  }
-  return folder.finish();
-}
-
-/** How long the rest of a body may take after `[DONE]` before it is cut off. */
 export const DRAIN_AFTER_DONE_MS = 1_000;
-
-/**
- * After `[DONE]` (or another event that ends the answer: `response.completed`, `message_stop`),
- * reads the body to its end rather than stop at once: stopping destroys the undici body with an
- * AbortError whose stack is formatted, which measured 3-4% of a worker's CPU, while the end of the
- * body almost always arrives with the last event itself. Bounded, in case an upstream keeps the
- * response open; an error down there no longer matters.
- */
-export async function drainAfterDone(events: AsyncGenerator<unknown>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), DRAIN_AFTER_DONE_MS);
-  });
-  try {
-    for (;;) {
-      const next = await Promise.race([events.next(), timedOut]);
-      if (next === 'timeout' || next.done) break;
-    }
-  } catch {
-    // The answer is complete; a broken tail changes nothing.
-  } finally {
-    clearTimeout(timer);
-    // Not awaited: after a timeout a read is still pending, and the generator only returns once
-    // it settles (the body's idle timeout ends it at the latest).
-    events.return(undefined).catch(() => undefined);
-  }
-}
 
 /** `[DONE]`, the marker OpenAI's chat streams (and OpenRouter's other streams) end with. */
 export function isDone(data: string): boolean {

@@ -3,7 +3,7 @@ import { createParser, type EventSourceParser } from 'eventsource-parser';
 
 /**
  * Turns the bytes of a server-sent event stream into the `data` of each event, in order, as the
- * bytes come: what both a pushed body (undici's `stream()`) and a pulled one (`readSseBatches`) use.
+ * bytes come (undici's `stream()` writes them into `FoldingSink`, which writes them here).
  *
  * Line splitting, CRLF, comments (`: ping`, `: OPENROUTER PROCESSING`), `event:`/`id:` lines and
  * multi-line data are eventsource-parser's job; we only decode bytes and hand it whole strings,
@@ -44,25 +44,4 @@ export class SseDataFeed {
   end(): void {
     this.parser.feed(`${this.decoder.end()}\n\n`);
   }
-}
-
-/** Yields the `data` of every server-sent event in `body`, in order (see `SseDataFeed`). */
-export async function* readSseData(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
-  for await (const batch of readSseBatches(body)) yield* batch;
-}
-
-/**
- * The same events, a batch per read of `body`, since an async generator pays a promise and a turn
- * of the microtask queue per item it yields, and one read usually holds many events (often a whole
- * answer). Errors thrown by `body` (socket reset, timeouts) propagate unchanged.
- */
-export async function* readSseBatches(body: AsyncIterable<Uint8Array>): AsyncGenerator<string[]> {
-  const pending: string[] = [];
-  const feed = new SseDataFeed((data) => pending.push(data));
-  for await (const bytes of body) {
-    feed.write(bytes);
-    if (pending.length > 0) yield pending.splice(0);
-  }
-  feed.end();
-  if (pending.length > 0) yield pending.splice(0);
 }

@@ -144,7 +144,7 @@ export interface TextCompletionChoice {
 
 export type TextCompletion = CompletionShape<'text_completion', TextCompletionChoice>;
 
-/** What both folds offer to `foldUpstreamStream`. */
+/** What both folds offer to `ChatStreamFolder`. */
 export interface CompletionFold<T> {
   add(chunk: JsonObject): void;
   readonly chunkCount: number;

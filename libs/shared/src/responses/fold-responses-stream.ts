@@ -1,5 +1,5 @@
 import { errors } from '../openai/errors.js';
-import { type FoldedAnswer, foldEvents } from '../openai/fold-stream.js';
+import type { FoldedAnswer } from '../openai/fold-stream.js';
 import { isObject } from '../openai/json-merge.js';
 import { JsonEventFolder, type StreamRead } from './json-event-stream.js';
 import { ResponsesFold } from './responses-fold.js';
@@ -21,11 +21,6 @@ import type { FoldedResponse, ResponseObject } from './types.js';
  */
 export function responsesFolder(): JsonEventFolder<ResponsesFold, FoldedResponse> {
   return new JsonEventFolder(new ResponsesFold(), responsesAnswer);
-}
-
-/** Reads a Responses SSE body and folds it (see `responsesFolder`). */
-export function foldResponsesStream(body: AsyncIterable<Uint8Array>): Promise<FoldedResponse> {
-  return foldEvents(responsesFolder(), body);
 }
 
 function responsesAnswer(fold: ResponsesFold, read: StreamRead): FoldedResponse {

@@ -1,4 +1,4 @@
-export { foldResponsesStream, responsesFolder, responseUsageCounts } from './fold-responses-stream.js';
+export { responsesFolder, responseUsageCounts } from './fold-responses-stream.js';
 export { responsesStreamError } from './responses-errors.js';
 export { ResponsesFold } from './responses-fold.js';
 export type { FoldedResponse, ResponseObject, ResponseUsage } from './types.js';

@@ -9,9 +9,9 @@ import { SseDataFeed } from '../openai/sse-reader.js';
  *
  * A write the folder rejects (a malformed chunk, an error event) fails the sink with that
  * ProxyError, which makes undici abort the response. Once the folder says the answer is complete,
- * the rest of the body is read and ignored, as `drainAfterDone` does for a pulled body: the end
- * almost always comes with the last event, and stopping would abort the response for nothing. An
- * upstream that keeps the response open longer than that is cut off; the answer stands.
+ * the rest of the body is read and ignored: the end almost always comes with the last event, and
+ * stopping would abort the response for nothing. An upstream that keeps the response open longer
+ * than `DRAIN_AFTER_DONE_MS` is cut off; the answer stands.
  */
 export class FoldingSink<A extends FoldedAnswer> extends Writable {
   private readonly feed: SseDataFeed;

@@ -1,7 +1,8 @@
+import type { CompletionApi } from '../apis/completion-api.js';
 import { type Answer, errorAnswer } from '../openai/answer.js';
 import { upstreamBodyIn } from '../openai/error-dialect.js';
 import { errors, isProxyError } from '../openai/errors.js';
-import { COMPLETION_ENDPOINTS, type CompletionKind, type FoldedAnswer } from '../openai/fold-stream.js';
+import type { FoldedAnswer } from '../openai/fold-stream.js';
 import { FoldingSink, TextSink } from './body-sinks.js';
 import {
   type ClientCredential,
@@ -10,7 +11,6 @@ import {
   type UpstreamObserver,
   type UpstreamTimeouts,
 } from './call-upstream.js';
-import { COMPLETION_APIS } from './completion-apis.js';
 import { answerHeaders } from './forward-headers.js';
 import { type FoldBody, foldBodyFor, renameModel } from './routed-body.js';
 import type { Upstream } from './upstream.js';
@@ -29,7 +29,8 @@ export interface NonStreamSettings {
  * this process or, inside a job's envelope (`CompletionJobData`), in a worker.
  */
 export interface FoldRequest {
-  kind: CompletionKind;
+  /** The API it was made for (`CompletionApi.kind`): the fold, the key header, the error shape. */
+  kind: string;
   /** The client's body, made once by the gateway; each upstream's version is built from it. */
   body: FoldBody;
   /** Allow-listed client headers for the upstream. */
@@ -68,11 +69,11 @@ const RETRYABLE_STREAM_CODES = new Set([
 export async function completeFromStream(
   upstreams: UpstreamGroup,
   settings: NonStreamSettings,
+  api: CompletionApi,
   request: FoldRequest,
   signal: AbortSignal,
   observe?: UpstreamObserver,
 ): Promise<NonStreamAnswer> {
-  const api = COMPLETION_APIS[request.kind];
   for (let attempt = 0; ; attempt += 1) {
     let reply: { upstream: Upstream; status: number; headers: Answer['headers'] } | undefined;
     let folding: FoldingSink<FoldedAnswer> | undefined;
@@ -82,12 +83,12 @@ export async function completeFromStream(
         await streamUpstream(
           upstreams,
           {
-            endpoint: COMPLETION_ENDPOINTS[request.kind],
+            endpoint: api.endpoint,
             method: 'POST',
             headers: request.headers,
             keyHeader: api.keyHeader,
             clientCredential: request.credential,
-            bodyFor: (upstream) => foldBodyFor(request.kind, request.body, upstream),
+            bodyFor: (upstream) => foldBodyFor(api, request.body, upstream),
             signal,
             maxTries: settings.maxTries,
           },

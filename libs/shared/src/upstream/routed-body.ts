@@ -1,5 +1,4 @@
-import type { CompletionKind } from '../openai/fold-stream.js';
-import { COMPLETION_APIS } from './completion-apis.js';
+import type { CompletionApi } from '../apis/completion-api.js';
 import type { Upstream } from './upstream.js';
 
 /**
@@ -31,10 +30,10 @@ export function foldBody(body: Record<string, unknown>): FoldBody {
  * has them, `stream_options.include_usage` so the answer carries usage, or no `stream_options` at
  * all for an upstream that rejects them (`include_usage: false`). Every other field as it came.
  */
-export function foldBodyFor(kind: CompletionKind, body: FoldBody, upstream: Upstream): string {
+export function foldBodyFor(api: CompletionApi, body: FoldBody, upstream: Upstream): string {
   const model = JSON.stringify(upstream.aliasFor(body.model) ?? body.model);
   let options = '';
-  if (!COMPLETION_APIS[kind].hasStreamOptions) {
+  if (!api.hasStreamOptions) {
     if (body.streamOptions !== undefined) options = `,"stream_options":${JSON.stringify(body.streamOptions)}`;
   } else if (upstream.includeUsage) {
     const own =
@@ -51,15 +50,14 @@ export function foldBodyFor(kind: CompletionKind, body: FoldBody, upstream: Upst
  * sent; then the body is serialised for it, with only those two fields changed.
  */
 export function streamBodyFor(
-  kind: CompletionKind,
+  api: CompletionApi,
   body: Record<string, unknown>,
   bytes: Buffer,
   upstream: Upstream,
 ): string | Buffer {
   const model = body.model as string;
   const alias = upstream.aliasFor(model);
-  const dropOptions =
-    !upstream.includeUsage && COMPLETION_APIS[kind].hasStreamOptions && body.stream_options !== undefined;
+  const dropOptions = !upstream.includeUsage && api.hasStreamOptions && body.stream_options !== undefined;
   if (alias === undefined && !dropOptions) return bytes;
   const { stream_options: streamOptions, ...rest } = body;
   return JSON.stringify({

@@ -116,11 +116,6 @@ export class UpstreamSet {
     return [...names];
   }
 
-  /** True when at least one upstream is not cooling down (readiness). */
-  anyHealthy(nowMs = Date.now()): boolean {
-    return this.table.all.some((upstream) => upstream.health.isHealthy(nowMs));
-  }
-
   /**
    * Routes new requests by `specs` from now on. Upstreams reached the same way keep their pool
    * and health; the pools of the others close once their requests end.

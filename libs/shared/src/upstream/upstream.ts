@@ -27,7 +27,6 @@ export interface UpstreamOptions {
  */
 export class Upstream {
   readonly label: string;
-  readonly chatPath: string;
   readonly apiKey: string | undefined;
   readonly pool: Pool;
   readonly health: UpstreamHealth;
@@ -48,7 +47,6 @@ export class Upstream {
     this.label = options.label;
     this.origin = url.origin;
     this.paths = upstreamPaths(url);
-    this.chatPath = this.paths.chatPath;
     this.apiKey = spec.apiKey;
     this.weight = spec.weight;
     this.includeUsage = spec.includeUsage;

@@ -1,4 +1,4 @@
-import { errors } from '@openai-proxy/shared';
+import { errors } from '../../openai/errors.js';
 
 /**
  * The 400s a request check throws, named as OpenAI names them: `param` is the first bad field
