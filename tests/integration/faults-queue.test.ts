@@ -303,7 +303,11 @@ describe('backpressure', () => {
     const held = waiting.map((controller, i) =>
       chat(gw, `held ${i}`, {}, controller.signal).catch(() => undefined),
     );
+    const store = new Redis(redis.url);
     try {
+      // Both held jobs in the queue first: a request sent beside them could take a place first.
+      const wait = `${vars.QUEUE_PREFIX}:completions:wait`;
+      await eventually(async () => (await store.llen(wait)) === 2);
       let refused: Awaited<ReturnType<typeof chat>> | undefined;
       await eventually(async () => {
         const attempt = new AbortController();
@@ -320,6 +324,7 @@ describe('backpressure', () => {
     } finally {
       for (const controller of waiting) controller.abort();
       await Promise.all(held);
+      store.disconnect();
     }
   });
 

@@ -68,10 +68,15 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-/** Runs `call` and returns its answer with what the mock upstream saw meanwhile. */
-async function counted(call: () => Promise<FoldAnswer>) {
+/**
+ * Runs `call` and returns its answer with what the mock upstream saw meanwhile. With
+ * `untilAborted`, first waits (up to 5 s) for the upstream to see its connection dropped: the
+ * answer may be back before the mock server has read the close.
+ */
+async function counted(call: () => Promise<FoldAnswer>, untilAborted = false) {
   const before = { ...upstream.stats };
   const answer = await call();
+  if (untilAborted) await upstream.waitForAborted(before.aborted + 1, 5_000);
   const { requests, aborted, completed } = upstream.stats;
   return {
     answer,
@@ -98,8 +103,9 @@ describe('a body that breaks before the answer is whole', () => {
 
   it('by going quiet before its first event is a 504 idle_timeout', async () => {
     upstream.enqueue({ kind: 'hang', afterHeaders: true });
-    const { answer, requests, aborted } = await counted(() =>
-      quick.complete(chatCompletionsApi, chatBody('x')),
+    const { answer, requests, aborted } = await counted(
+      () => quick.complete(chatCompletionsApi, chatBody('x')),
+      true,
     );
     expect(answer.status).toBe(504);
     expect(JSON.parse(answer.body).error.code).toBe('idle_timeout');
@@ -122,7 +128,7 @@ describe('after the last event', () => {
 
   it('a broken tail (here the upstream going quiet past the idle timeout) is no error', async () => {
     upstream.enqueue(lingering(WHOLE, 10_000));
-    const chat = await counted(() => quick.complete(chatCompletionsApi, chatBody('x')));
+    const chat = await counted(() => quick.complete(chatCompletionsApi, chatBody('x')), true);
     expect(chat.answer.status).toBe(200);
     expect(chat.answer.chunks).toBe(3);
     expect(contentOf(chat.answer)).toBe('Hello');
@@ -131,7 +137,7 @@ describe('after the last event', () => {
     upstream.enqueue({ kind: 'replay', sse: RESPONSES_SSE });
     const whole = await quick.complete(responsesApi, RESPONSES_REQUEST);
     upstream.enqueue(lingering(RESPONSES_SSE, 10_000));
-    const responses = await counted(() => quick.complete(responsesApi, RESPONSES_REQUEST));
+    const responses = await counted(() => quick.complete(responsesApi, RESPONSES_REQUEST), true);
     expect(responses.answer.status).toBe(200);
     expect(responses.answer.body).toBe(whole.body);
     expect(responses.answer.chunks).toBe(whole.chunks);
@@ -141,8 +147,9 @@ describe('after the last event', () => {
   it('a body that never ends does not hold the answer back: the fold cuts it off', async () => {
     // Without the cut this call would wait a minute for the next write, past the test's timeout.
     upstream.enqueue(lingering(WHOLE, 60_000));
-    const { answer, requests, aborted } = await counted(() =>
-      patient.complete(chatCompletionsApi, chatBody('x')),
+    const { answer, requests, aborted } = await counted(
+      () => patient.complete(chatCompletionsApi, chatBody('x')),
+      true,
     );
     expect(answer.status).toBe(200);
     expect(answer.chunks).toBe(3);

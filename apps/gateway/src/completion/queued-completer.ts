@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { hostname } from 'node:os';
 import {
   type CompletionApi,
@@ -45,6 +46,10 @@ type QueueSettings = Pick<
  * most); otherwise a job's keys go as soon as it fails, like a completed job's.
  */
 const KEPT_FAILED_JOBS = { count: 100, age: 24 * 3600 };
+
+/** Resolves once `redis` is ready (at once when it is). */
+const connected = (redis: RedisClient): Promise<unknown> =>
+  redis.status === 'ready' ? Promise.resolve() : once(redis, 'ready');
 
 const queueUnavailable = () =>
   errors.unavailable('The job queue (Redis) is unavailable; try again shortly.', 'queue_unavailable', 2);
@@ -140,7 +145,9 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
     this.heartbeat = startGatewayHeartbeat(this.commands, names, this.gatewayId, (error) =>
       this.logger.debug({ err: error }, 'gateway heartbeat failed'),
     );
-    const subscribed = this.results.subscribe().then(
+    // Both connections: subscribed alone, the first requests would still find the command
+    // connection on its way up and be refused as if Redis were away.
+    const subscribed = Promise.all([this.results.subscribe(), connected(this.commands)]).then(
       () => this.workers.sample(),
       (error: unknown) => this.logger.error({ err: error }, 'could not subscribe to the results channel'),
     );
