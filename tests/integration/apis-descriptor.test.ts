@@ -1,6 +1,7 @@
 import { loadGatewayConfig, type RunningGateway, startGateway } from '@openai-proxy/gateway';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
 import {
+  anthropicErrorDialect,
   BUILT_IN_APIS,
   type CompletionApi,
   chatCompletionsApi,
@@ -46,7 +47,7 @@ const shoutApi: CompletionApi = {
   folder: shoutingFolder,
   keyHeader: 'authorization',
   hasStreamOptions: true,
-  errorDialect: 'anthropic',
+  errorDialect: anthropicErrorDialect,
 };
 
 let upstream: MockUpstream;

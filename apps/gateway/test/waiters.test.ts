@@ -3,6 +3,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CompletedAnswer } from '../src/completion/non-stream-completer.js';
 import { Waiters } from '../src/completion/waiters.js';
 
+/** Two dialects a waiter can carry: which one comes back with an expiry is what counts. */
+const openai: ErrorDialect = { errorBody: () => 'openai' };
+const anthropic: ErrorDialect = { errorBody: () => 'anthropic' };
+
 beforeEach(() => {
   vi.useFakeTimers();
 });
@@ -35,7 +39,7 @@ function waiters() {
 describe('Waiters', () => {
   it('resolves a waiter with its answer exactly once', async () => {
     const { waiters: pending } = waiters();
-    const waiting = pending.add('job-1', 'openai', 10_000, Date.now());
+    const waiting = pending.add('job-1', openai, 10_000, Date.now());
     expect(pending.size).toBe(1);
     expect(pending.resolve('job-1', answer('{"first":true}'))).toBe(true);
     expect(pending.resolve('job-1', answer('{"second":true}'))).toBe(false);
@@ -46,7 +50,7 @@ describe('Waiters', () => {
 
   it('rejects a waiter with its error exactly once', async () => {
     const { waiters: pending } = waiters();
-    const waiting = pending.add('job-1', 'openai', 10_000, Date.now());
+    const waiting = pending.add('job-1', openai, 10_000, Date.now());
     const failure = new Error('the job failed');
     expect(pending.reject('job-1', failure)).toBe(true);
     expect(pending.reject('job-1', new Error('again'))).toBe(false);
@@ -64,9 +68,9 @@ describe('Waiters', () => {
   it('names the queued jobs, and rejectQueued ends only those', async () => {
     const { waiters: pending } = waiters();
     const now = Date.now();
-    const a = outcome(pending.add('a', 'openai', 10_000, now));
-    const b = outcome(pending.add('b', 'openai', 10_000, now));
-    const c = outcome(pending.add('c', 'openai', 10_000, now));
+    const a = outcome(pending.add('a', openai, 10_000, now));
+    const b = outcome(pending.add('b', openai, 10_000, now));
+    const c = outcome(pending.add('c', openai, 10_000, now));
     expect(pending.queuedIds()).toEqual([]);
     pending.markQueued('c');
     pending.markQueued('a');
@@ -85,9 +89,9 @@ describe('Waiters', () => {
 
   it('olderThan names the jobs waiting at least that long, oldest first', () => {
     const { waiters: pending } = waiters();
-    void pending.add('first', 'openai', 60_000, 1_000);
-    void pending.add('second', 'openai', 60_000, 2_000);
-    void pending.add('third', 'openai', 60_000, 3_000);
+    void pending.add('first', openai, 60_000, 1_000);
+    void pending.add('second', openai, 60_000, 2_000);
+    void pending.add('third', openai, 60_000, 3_000);
     expect(pending.olderThan(1_500, 3_500)).toEqual(['first', 'second']);
     expect(pending.olderThan(0, 3_000)).toEqual(['first', 'second', 'third']);
     expect(pending.olderThan(5_000, 3_500)).toEqual([]);
@@ -99,8 +103,8 @@ describe('Waiters', () => {
     const { waiters: pending, expiries } = waiters();
     const now = Date.now();
     const ends = [
-      outcome(pending.add('a', 'openai', 1_000, now)),
-      outcome(pending.add('b', 'anthropic', 2_000, now)),
+      outcome(pending.add('a', openai, 1_000, now)),
+      outcome(pending.add('b', anthropic, 2_000, now)),
     ];
     const shutdown = new Error('the gateway is stopping');
     pending.rejectAll(shutdown);
@@ -114,15 +118,15 @@ describe('Waiters', () => {
   it('calls back at each deadline with the job, its timeout and its error dialect', async () => {
     const { waiters: pending, expiries } = waiters();
     const now = Date.now();
-    void pending.add('chat', 'openai', 1_000, now);
-    const messages = outcome(pending.add('messages', 'anthropic', 500, now));
-    void pending.add('answered', 'openai', 1_000, now);
+    void pending.add('chat', openai, 1_000, now);
+    const messages = outcome(pending.add('messages', anthropic, 500, now));
+    void pending.add('answered', openai, 1_000, now);
     pending.resolve('answered', answer('{}'));
 
     vi.advanceTimersByTime(499);
     expect(expiries).toEqual([]);
     vi.advanceTimersByTime(1);
-    expect(expiries).toEqual([['messages', 500, 'anthropic']]);
+    expect(expiries).toEqual([['messages', 500, anthropic]]);
     // The callback only tells: the waiter is ended by whoever answers it (here, with a 504).
     expect(pending.size).toBe(2);
     const timedOut = new Error('deadline');
@@ -131,14 +135,14 @@ describe('Waiters', () => {
 
     vi.advanceTimersByTime(500);
     expect(expiries).toEqual([
-      ['messages', 500, 'anthropic'],
-      ['chat', 1_000, 'openai'],
+      ['messages', 500, anthropic],
+      ['chat', 1_000, openai],
     ]);
   });
 
   it('does not call back for a waiter that ended before its deadline', () => {
     const { waiters: pending, expiries } = waiters();
-    void pending.add('cancelled', 'openai', 1_000, Date.now()).catch(() => undefined);
+    void pending.add('cancelled', openai, 1_000, Date.now()).catch(() => undefined);
     pending.reject('cancelled', new Error('client gone'));
     vi.advanceTimersByTime(2_000);
     expect(expiries).toEqual([]);

@@ -17,6 +17,7 @@ export { type CompletionApi, checkRequest } from './apis/completion-api.js';
 export { completionsApi } from './apis/completions-api.js';
 export { messagesApi } from './apis/messages-api.js';
 export { responsesApi } from './apis/responses-api.js';
+export type { ChatCompletion, TextCompletion } from './chat/types.js';
 export {
   boolVar,
   intVar,
@@ -34,19 +35,8 @@ export {
   redisTopology,
 } from './config/redis-topology.js';
 export { commonVars, redisVars, type UpstreamConfig, upstreamVars } from './config/schema.js';
-export {
-  type AnthropicErrorBody,
-  type AnthropicMessage,
-  proxyErrorToAnthropic,
-} from './messages/index.js';
-export { DURATION_BUCKETS } from './observability/buckets.js';
-export { createLogger, type Logger, redactedPaths } from './observability/logger.js';
-export { collectRuntimeMetrics } from './observability/runtime-metrics.js';
-export { counterSum, type StatsTotals, startStatsLine } from './observability/stats-line.js';
-export { type AnswerTokens, MAX_MODEL_LABELS, tokenCounter } from './observability/token-counter.js';
-export { type UpstreamMetrics, upstreamObserver } from './observability/upstream-observer.js';
-export { type Answer, type AnswerUsage, errorAnswer } from './openai/answer.js';
-export { type ErrorDialect, errorBodyIn, upstreamBodyIn } from './openai/error-dialect.js';
+export { type Answer, type AnswerUsage, errorAnswer } from './fold/answer.js';
+export { type ErrorDialect, openAIErrorDialect, upstreamBodyIn } from './fold/error-dialect.js';
 export {
   asProxyError,
   ERROR_CODES,
@@ -58,13 +48,24 @@ export {
   ProxyError,
   type UpstreamReport,
   UpstreamReportedError,
-} from './openai/errors.js';
+} from './fold/errors.js';
 export type {
   CompletionKind,
   FoldedAnswer,
   StreamFolder,
-} from './openai/fold-stream.js';
-export type { ChatCompletion, TextCompletion } from './openai/types.js';
+} from './fold/stream-folder.js';
+export { anthropicErrorDialect } from './messages/anthropic-error-dialect.js';
+export {
+  type AnthropicErrorBody,
+  type AnthropicMessage,
+  proxyErrorToAnthropic,
+} from './messages/index.js';
+export { DURATION_BUCKETS } from './observability/buckets.js';
+export { createLogger, type Logger, redactedPaths } from './observability/logger.js';
+export { collectRuntimeMetrics } from './observability/runtime-metrics.js';
+export { counterSum, type StatsTotals, startStatsLine } from './observability/stats-line.js';
+export { type AnswerTokens, MAX_MODEL_LABELS, tokenCounter } from './observability/token-counter.js';
+export { type UpstreamMetrics, upstreamObserver } from './observability/upstream-observer.js';
 export { runClusterPrimary } from './process/cluster-primary.js';
 export { installProcessPolicy, onReloadSignal, onShutdownSignal } from './process/process-policy.js';
 export { exitOnListenFailure } from './process/startup-failure.js';

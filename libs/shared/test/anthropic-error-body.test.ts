@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { upstreamBodyIn } from '../src/openai/error-dialect.js';
+import { openAIErrorDialect, upstreamBodyIn } from '../src/fold/error-dialect.js';
+import { anthropicErrorDialect } from '../src/messages/anthropic-error-dialect.js';
 
 // An upstream's error body as a client of /v1/messages gets it: Anthropic's shape, the type by the
 // status as Anthropic's API uses them, the upstream's own message kept.
@@ -8,7 +9,7 @@ const openAIBody = (message: string) =>
   JSON.stringify({ error: { message, type: 'some_type', param: null, code: 'some_code' } });
 
 const inAnthropicShape = (status: number, body: string) =>
-  JSON.parse(upstreamBodyIn('anthropic', status, body)) as unknown;
+  JSON.parse(upstreamBodyIn(anthropicErrorDialect, status, body)) as unknown;
 
 describe('an upstream error body on the Anthropic dialect', () => {
   it.each([
@@ -52,11 +53,11 @@ describe('an upstream error body on the Anthropic dialect', () => {
   it("already in Anthropic's shape passes unchanged, byte for byte", () => {
     const body =
       '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_1"}';
-    expect(upstreamBodyIn('anthropic', 529, body)).toBe(body);
+    expect(upstreamBodyIn(anthropicErrorDialect, 529, body)).toBe(body);
   });
 
   it('is relayed as sent on the OpenAI dialect, and so is any answer below 400', () => {
-    expect(upstreamBodyIn('openai', 429, openAIBody('slow'))).toBe(openAIBody('slow'));
-    expect(upstreamBodyIn('anthropic', 200, '{"id":"msg_1"}')).toBe('{"id":"msg_1"}');
+    expect(upstreamBodyIn(openAIErrorDialect, 429, openAIBody('slow'))).toBe(openAIBody('slow'));
+    expect(upstreamBodyIn(anthropicErrorDialect, 200, '{"id":"msg_1"}')).toBe('{"id":"msg_1"}');
   });
 });

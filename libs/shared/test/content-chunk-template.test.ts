@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ChatCompletionFold } from '../src/openai/chat-fold.js';
-import { ContentChunkTemplate } from '../src/openai/content-chunk-template.js';
-import type { JsonObject } from '../src/openai/types.js';
+import { ChatCompletionFold } from '../src/chat/chat-fold.js';
+import { ContentChunkTemplate } from '../src/chat/content-chunk-template.js';
+import type { JsonObject } from '../src/fold/json-merge.js';
 
 /**
  * A chunk recognised by its bytes must fold exactly as the same chunk parsed: two folds fed the

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { ChatCompletionStream } from 'openai/lib/ChatCompletionStream';
 import { describe, expect, it } from 'vitest';
+import { ChatCompletionFold } from '../src/chat/chat-fold.js';
 import { type ChatCompletion, chatCompletionsApi, type FoldedAnswer, isProxyError } from '../src/index.js';
-import { ChatCompletionFold } from '../src/openai/chat-fold.js';
 import { foldSse } from './fold-through-sink.js';
 
 /**

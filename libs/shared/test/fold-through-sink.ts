@@ -4,7 +4,7 @@
  * test's to choose, so an event, a line end or a UTF-8 character can be cut across writes.
  */
 import { finished } from 'node:stream/promises';
-import type { FoldedAnswer, StreamFolder } from '../src/openai/fold-stream.js';
+import type { FoldedAnswer, StreamFolder } from '../src/fold/stream-folder.js';
 import { FoldingSink } from '../src/upstream/body-sinks.js';
 
 /** A body whole (text or bytes), or the pieces it arrives in, in order. */

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import type { StreamFolder } from '../src/fold/stream-folder.js';
 import {
   chatCompletionsApi,
   type FoldedAnswer,
@@ -8,7 +9,6 @@ import {
   messagesApi,
   responsesApi,
 } from '../src/index.js';
-import type { StreamFolder } from '../src/openai/fold-stream.js';
 import { FoldingSink } from '../src/upstream/body-sinks.js';
 import { foldThroughSink } from './fold-through-sink.js';
 import { loadSseFixtures } from './sse-fixtures.js';

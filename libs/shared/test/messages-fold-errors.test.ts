@@ -1,8 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
+import { errors, isProxyError, ProxyError, UpstreamReportedError } from '../src/fold/errors.js';
 import { messagesApi } from '../src/index.js';
 import { type AnthropicMessage, proxyErrorToAnthropic } from '../src/messages/index.js';
-import { errors, isProxyError, ProxyError, UpstreamReportedError } from '../src/openai/errors.js';
 import { responsesStreamError } from '../src/responses/index.js';
 import { foldSse } from './fold-through-sink.js';
 import {

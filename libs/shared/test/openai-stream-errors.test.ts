@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { OPENAI_STREAM_ERRORS } from '../src/chat/openai-stream-errors.js';
+import { isProxyError, type ProxyError, UpstreamReportedError } from '../src/fold/errors.js';
 import { chatCompletionsApi, responsesApi } from '../src/index.js';
-import { isProxyError, type ProxyError, UpstreamReportedError } from '../src/openai/errors.js';
-import { OPENAI_STREAM_ERRORS } from '../src/openai/openai-stream-errors.js';
 import { foldSse } from './fold-through-sink.js';
 import { bodyOf, rejectionOf, sseOf } from './sse-fixtures.js';
 

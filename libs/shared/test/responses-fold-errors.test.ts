@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
+import { isProxyError, type ProxyError } from '../src/fold/errors.js';
 import { responsesApi } from '../src/index.js';
-import { isProxyError, type ProxyError } from '../src/openai/errors.js';
 import type { ResponseObject } from '../src/responses/index.js';
 import { foldSse } from './fold-through-sink.js';
 import {

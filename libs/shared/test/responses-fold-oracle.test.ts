@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
+import { isProxyError } from '../src/fold/errors.js';
 import { responsesApi } from '../src/index.js';
-import { isProxyError } from '../src/openai/errors.js';
 import type { ResponseObject } from '../src/responses/index.js';
 import { foldSse } from './fold-through-sink.js';
 import {

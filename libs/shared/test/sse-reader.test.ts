@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import type { FoldedAnswer, StreamFolder } from '../src/openai/fold-stream.js';
+import type { FoldedAnswer, StreamFolder } from '../src/fold/stream-folder.js';
 import { FoldingSink } from '../src/upstream/body-sinks.js';
 import { foldThroughSink } from './fold-through-sink.js';
 

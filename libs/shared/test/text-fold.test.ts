@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { TextCompletionFold } from '../src/chat/text-fold.js';
 import {
   type CompletionApi,
   chatCompletionsApi,
@@ -6,7 +7,6 @@ import {
   isProxyError,
   type TextCompletion,
 } from '../src/index.js';
-import { TextCompletionFold } from '../src/openai/text-fold.js';
 import { foldSse } from './fold-through-sink.js';
 
 /**

@@ -4,10 +4,10 @@ import { type AddressInfo, createServer as createNetServer, type Server as NetSe
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatCompletionsApi } from '../src/apis/chat-completions-api.js';
+import { ChatCompletionFold } from '../src/chat/chat-fold.js';
 import type { UpstreamConfig } from '../src/config/schema.js';
-import { ChatCompletionFold } from '../src/openai/chat-fold.js';
-import { errors, ProxyError } from '../src/openai/errors.js';
-import type { FoldedAnswer, StreamFolder } from '../src/openai/fold-stream.js';
+import { errors, ProxyError } from '../src/fold/errors.js';
+import type { FoldedAnswer, StreamFolder } from '../src/fold/stream-folder.js';
 import { FoldingSink } from '../src/upstream/body-sinks.js';
 import { streamUpstream, toUpstreamError } from '../src/upstream/call-upstream.js';
 import { completeFromStream } from '../src/upstream/complete-from-stream.js';

@@ -8,13 +8,17 @@ import type { Queue } from './bullmq-queue.js';
  * script counts the jobs waiting (BullMQ's wait, paused, prioritized and delayed sets) plus the
  * admissions still on their way into them, and records this one, or refuses it, atomically.
  * The admission is withdrawn once the job is in the queue (where it is counted instead) or its
- * add failed; one whose gateway died in between expires after ADMISSION_TTL_MS (the set itself
- * too, once no admission came for that long).
+ * add failed; the script itself drops those whose job is already in the queue, so a job is never
+ * counted twice in the moment between its add and that withdrawal. One whose gateway died in
+ * between expires after ADMISSION_TTL_MS (the set itself too, once no admission came for that long).
  */
 const ADMISSION_TTL_MS = 10_000;
 
 const ADMIT = `local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - ${ADMISSION_TTL_MS})
+for _, id in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
+  if redis.call('EXISTS', ARGV[3] .. id) == 1 then redis.call('ZREM', KEYS[5], id) end
+end
 local depth = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
   + redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[5])
 if depth >= tonumber(ARGV[1]) then return depth end
@@ -31,6 +35,7 @@ interface AdmissionCommands {
     admissions: string,
     maxDepth: number,
     jobId: string,
+    jobKeyPrefix: string,
   ): Promise<number>;
 }
 
@@ -61,6 +66,8 @@ export function jobAdmission(
         names.admissionsKey,
         maxDepth,
         jobId,
+        // A job's own hash (BullMQ's `<prefix>:<queue>:<id>`), in the same hash slot as the rest.
+        queue.toKey(''),
       );
       return depth < 0 ? { admitted: true } : { admitted: false, depth };
     },

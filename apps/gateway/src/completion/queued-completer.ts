@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { hostname } from 'node:os';
 import {
   type CompletionApi,
@@ -47,9 +46,16 @@ type QueueSettings = Pick<
  */
 const KEPT_FAILED_JOBS = { count: 100, age: 24 * 3600 };
 
-/** Resolves once `redis` is ready (at once when it is). */
-const connected = (redis: RedisClient): Promise<unknown> =>
-  redis.status === 'ready' ? Promise.resolve() : once(redis, 'ready');
+/**
+ * Resolves once `redis` is ready (at once when it is). Not `events.once`: that rejects on the
+ * connection's first 'error', and a gateway started before Redis keeps waiting, quietly.
+ */
+const connected = (redis: RedisClient): Promise<void> =>
+  redis.status === 'ready'
+    ? Promise.resolve()
+    : new Promise((resolve) => {
+        redis.once('ready', () => resolve());
+      });
 
 const queueUnavailable = () =>
   errors.unavailable('The job queue (Redis) is unavailable; try again shortly.', 'queue_unavailable', 2);

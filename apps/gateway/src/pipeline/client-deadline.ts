@@ -1,11 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import {
-  type Answer,
-  clientDeadlineError,
-  type ErrorDialect,
-  errorBodyIn,
-  isProxyError,
-} from '@openai-proxy/shared';
+import { type Answer, clientDeadlineError, type ErrorDialect, isProxyError } from '@openai-proxy/shared';
 
 /** A non-stream request's deadline, from now, and whose setting it is. */
 export interface RequestDeadline {
@@ -41,7 +35,7 @@ export function answerInClientTerms<A extends Answer>(
   dialect: ErrorDialect,
 ): A {
   if (deadline.setBy !== 'client' || answer.errorCode !== 'deadline_exceeded') return answer;
-  return { ...answer, body: errorBodyIn(dialect, clientDeadlineError(deadline.ms)) };
+  return { ...answer, body: dialect.errorBody(clientDeadlineError(deadline.ms)) };
 }
 
 /** The same for a deadline thrown rather than answered (standalone mode). */

@@ -1,4 +1,4 @@
-import { ClientGoneError, type ErrorDialect } from '@openai-proxy/shared';
+import { ClientGoneError, type ErrorDialect, openAIErrorDialect } from '@openai-proxy/shared';
 
 /** The bounded `route` label of a request's metrics: a route template, never a raw path. */
 export type RouteLabel =
@@ -39,7 +39,7 @@ export class RequestContext {
     readonly id: string,
     public route: RouteLabel,
     /** The shape of this route's errors, chosen in the route table (see server.ts). */
-    readonly errorDialect: ErrorDialect = 'openai',
+    readonly errorDialect: ErrorDialect = openAIErrorDialect,
   ) {}
 
   /** Aborts, with a ClientGoneError, when the client leaves before its answer is complete. */

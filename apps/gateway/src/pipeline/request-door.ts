@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type ErrorDialect, errors, type Logger } from '@openai-proxy/shared';
+import { type ErrorDialect, errors, type Logger, openAIErrorDialect } from '@openai-proxy/shared';
 import type { NextFunction, Request, Response } from 'express';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import { requestMetrics } from '../observability/request-metrics.js';
@@ -85,13 +85,18 @@ export function createDoor(options: DoorOptions) {
      * The Express handler of one route; `counted` routes count against the in-flight limit. Its
      * errors, the door's own refusals included, take `dialect`'s shape.
      */
-    route(label: RouteLabel, counted: boolean, handler: RouteHandler, dialect: ErrorDialect = 'openai') {
+    route(
+      label: RouteLabel,
+      counted: boolean,
+      handler: RouteHandler,
+      dialect: ErrorDialect = openAIErrorDialect,
+    ) {
       return (req: Request, res: Response, _next: NextFunction): void => {
         const offered = req.headers['x-request-id'];
         const id = typeof offered === 'string' && SAFE_ID.test(offered) ? offered : randomUUID();
         res.setHeader('x-request-id', id);
-        // Anthropic's dialect names every answer's request in `request-id` (its SDKs read it).
-        if (dialect === 'anthropic') res.setHeader('request-id', id);
+        // Some dialects name every answer's request in a header of their own (Anthropic's SDKs read `request-id`).
+        if (dialect.requestIdHeader !== undefined) res.setHeader(dialect.requestIdHeader, id);
         const ctx = new RequestContext(id, label, dialect);
         const admitted = !counted || inflight < maxInflight;
         const holds = counted && admitted;

@@ -1,7 +1,6 @@
 import {
   asProxyError,
   ClientGoneError,
-  errorBodyIn,
   failureDetail,
   isProxyError,
   type Logger,
@@ -52,7 +51,7 @@ export function sendError(
   if (!req.complete && hasBody(req)) discardRefusedBody(req);
   if (proxyError.retryAfterSeconds !== undefined)
     res.setHeader('retry-after', String(proxyError.retryAfterSeconds));
-  writeJson(res, proxyError.status, errorBodyIn(ctx.errorDialect, proxyError));
+  writeJson(res, proxyError.status, ctx.errorDialect.errorBody(proxyError));
 }
 
 function hasBody(req: Request): boolean {

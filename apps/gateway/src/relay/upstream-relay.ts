@@ -85,14 +85,13 @@ export async function relayUpstream(
         res.statusCode = statusCode;
         for (const [name, value] of Object.entries(relayableResponseHeaders(upstreamHeaders)))
           res.setHeader(name, value);
-        if (ctx.errorDialect === 'anthropic') {
-          // The proxy's id names the request, as the door said (Anthropic's SDKs read it).
-          res.setHeader('request-id', ctx.id);
-          // An error is read whole and answered in Anthropic's shape (below), not piped.
-          if (statusCode >= 400) {
-            errorBody = new TextSink();
-            return errorBody;
-          }
+        const { requestIdHeader, upstreamErrorBody } = ctx.errorDialect;
+        // The proxy's id names the request, as the door said, over the upstream's own.
+        if (requestIdHeader !== undefined) res.setHeader(requestIdHeader, ctx.id);
+        // An error the dialect rewrites is read whole and answered in its shape (below), not piped.
+        if (upstreamErrorBody !== undefined && statusCode >= 400) {
+          errorBody = new TextSink();
+          return errorBody;
         }
         // The status line goes out now, so an SSE client sees its 200 before the first event.
         res.flushHeaders();

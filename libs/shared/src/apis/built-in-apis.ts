@@ -1,4 +1,4 @@
-import type { ErrorDialect } from '../openai/error-dialect.js';
+import { type ErrorDialect, openAIErrorDialect } from '../fold/error-dialect.js';
 import { chatCompletionsApi } from './chat-completions-api.js';
 import type { CompletionApi } from './completion-api.js';
 import { completionsApi } from './completions-api.js';
@@ -24,5 +24,5 @@ export const BUILT_IN_API_REGISTRY: ApiRegistry = apiRegistry(BUILT_IN_APIS);
 
 /** The shape of the errors a job's client reads, by the job's API (OpenAI's for one unknown). */
 export function errorDialectOf(kind: string): ErrorDialect {
-  return BUILT_IN_API_REGISTRY.get(kind)?.errorDialect ?? 'openai';
+  return BUILT_IN_API_REGISTRY.get(kind)?.errorDialect ?? openAIErrorDialect;
 }

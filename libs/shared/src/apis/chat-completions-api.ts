@@ -1,4 +1,5 @@
-import { ChatStreamFolder } from '../openai/fold-stream.js';
+import { ChatStreamFolder } from '../chat/chat-stream-folder.js';
+import { openAIErrorDialect } from '../fold/error-dialect.js';
 import type { CompletionApi } from './completion-api.js';
 import { checkMessageList } from './request-checks/message-list.js';
 
@@ -13,5 +14,5 @@ export const chatCompletionsApi: CompletionApi = {
   folder: () => new ChatStreamFolder('chat'),
   keyHeader: 'authorization',
   hasStreamOptions: true,
-  errorDialect: 'openai',
+  errorDialect: openAIErrorDialect,
 };

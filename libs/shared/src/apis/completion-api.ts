@@ -1,5 +1,5 @@
-import type { ErrorDialect } from '../openai/error-dialect.js';
-import type { FoldedAnswer, StreamFolder } from '../openai/fold-stream.js';
+import type { ErrorDialect } from '../fold/error-dialect.js';
+import type { FoldedAnswer, StreamFolder } from '../fold/stream-folder.js';
 import type { KeyHeader } from '../upstream/call-upstream.js';
 import { missing, wrongType, wrongValue } from './request-checks/field-errors.js';
 

@@ -1,4 +1,5 @@
-import { ChatStreamFolder } from '../openai/fold-stream.js';
+import { ChatStreamFolder } from '../chat/chat-stream-folder.js';
+import { openAIErrorDialect } from '../fold/error-dialect.js';
 import type { CompletionApi } from './completion-api.js';
 import { isInteger, missing, wrongType } from './request-checks/field-errors.js';
 
@@ -25,5 +26,5 @@ export const completionsApi: CompletionApi = {
   folder: () => new ChatStreamFolder('completion'),
   keyHeader: 'authorization',
   hasStreamOptions: true,
-  errorDialect: 'openai',
+  errorDialect: openAIErrorDialect,
 };

@@ -1,3 +1,4 @@
+import { anthropicErrorDialect } from '../messages/anthropic-error-dialect.js';
 import { messagesFolder } from '../messages/fold-messages-stream.js';
 import type { CompletionApi } from './completion-api.js';
 import { isInteger, missing, wrongType, wrongValue } from './request-checks/field-errors.js';
@@ -25,5 +26,5 @@ export const messagesApi: CompletionApi = {
   folder: messagesFolder,
   keyHeader: 'x-api-key',
   hasStreamOptions: false,
-  errorDialect: 'anthropic',
+  errorDialect: anthropicErrorDialect,
 };

@@ -1,3 +1,4 @@
+import { openAIErrorDialect } from '../fold/error-dialect.js';
 import { responsesFolder } from '../responses/fold-responses-stream.js';
 import type { CompletionApi } from './completion-api.js';
 import { missing, wrongType } from './request-checks/field-errors.js';
@@ -18,5 +19,5 @@ export const responsesApi: CompletionApi = {
   folder: responsesFolder,
   keyHeader: 'authorization',
   hasStreamOptions: false,
-  errorDialect: 'openai',
+  errorDialect: openAIErrorDialect,
 };

@@ -1,6 +1,6 @@
-import { excerpt } from '../openai/fold-stream.js';
-import { isNonEmptyString, isObject } from '../openai/json-merge.js';
-import type { JsonObject } from '../openai/types.js';
+import type { JsonObject } from '../fold/json-merge.js';
+import { isNonEmptyString, isObject } from '../fold/json-merge.js';
+import { excerpt } from '../fold/stream-folder.js';
 import { anthropicTypeOfStatus } from './anthropic-errors.js';
 import type { AnthropicErrorBody } from './types.js';
 

@@ -32,11 +32,11 @@
  * 503 counts as `overloaded_error`, another 4xx as `invalid_request_error`, another 5xx as
  * `api_error`. The status is always the error's own.
  */
-import { type ProxyError, UpstreamReportedError } from '../openai/errors.js';
-import { excerpt } from '../openai/fold-stream.js';
-import { isNonEmptyString, isObject } from '../openai/json-merge.js';
-import type { JsonObject } from '../openai/types.js';
-import { inStreamError, type UpstreamErrorRule } from '../openai/upstream-error-map.js';
+import { type ProxyError, UpstreamReportedError } from '../fold/errors.js';
+import type { JsonObject } from '../fold/json-merge.js';
+import { isNonEmptyString, isObject } from '../fold/json-merge.js';
+import { excerpt } from '../fold/stream-folder.js';
+import { inStreamError, type UpstreamErrorRule } from '../fold/upstream-error-map.js';
 import type { AnthropicErrorBody, AnthropicErrorType } from './types.js';
 
 /** Each Anthropic type with its status and the OpenAI type an UpstreamReportedError carries for it. */

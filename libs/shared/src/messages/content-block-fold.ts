@@ -15,9 +15,9 @@
  *
  * A delta that does not fit its block (text for a tool call) is a broken stream: a 502.
  */
-import { errors } from '../openai/errors.js';
-import { isObject, setField } from '../openai/json-merge.js';
-import type { JsonObject } from '../openai/types.js';
+import { errors } from '../fold/errors.js';
+import type { JsonObject } from '../fold/json-merge.js';
+import { isObject, setField } from '../fold/json-merge.js';
 import { parsePartialJson } from './partial-json.js';
 import type { ContentBlock } from './types.js';
 

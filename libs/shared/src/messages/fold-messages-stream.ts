@@ -1,7 +1,7 @@
-import { errors } from '../openai/errors.js';
-import type { FoldedAnswer } from '../openai/fold-stream.js';
-import { isObject } from '../openai/json-merge.js';
-import { JsonEventFolder, type StreamRead } from '../responses/json-event-stream.js';
+import { errors } from '../fold/errors.js';
+import { JsonEventFolder, type StreamRead } from '../fold/json-event-stream.js';
+import { isObject } from '../fold/json-merge.js';
+import type { FoldedAnswer } from '../fold/stream-folder.js';
 import { MessageFold } from './message-fold.js';
 import type { MessageUsage } from './types.js';
 

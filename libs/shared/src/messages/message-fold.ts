@@ -19,10 +19,10 @@
  * - `ping` and event types we do not know are ignored, as Anthropic asks; `error` events are
  *   ProxyErrors (anthropic-errors.ts).
  */
-import { errors } from '../openai/errors.js';
-import { isObject, setField } from '../openai/json-merge.js';
-import type { JsonObject } from '../openai/types.js';
-import type { JsonEventFold } from '../responses/json-event-stream.js';
+import { errors } from '../fold/errors.js';
+import type { JsonEventFold } from '../fold/json-event-stream.js';
+import type { JsonObject } from '../fold/json-merge.js';
+import { isObject, setField } from '../fold/json-merge.js';
 import { anthropicStreamError } from './anthropic-errors.js';
 import { ContentBlockFold, startedBlock } from './content-block-fold.js';
 import type { AnthropicMessage, ContentBlock } from './types.js';

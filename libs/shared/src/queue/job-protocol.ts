@@ -1,5 +1,5 @@
-import type { Answer, AnswerUsage } from '../openai/answer.js';
-import { ERROR_CODES, type ErrorCode } from '../openai/errors.js';
+import type { Answer, AnswerUsage } from '../fold/answer.js';
+import { ERROR_CODES, type ErrorCode } from '../fold/errors.js';
 import type { FoldRequest } from '../upstream/complete-from-stream.js';
 
 /**

@@ -5,8 +5,9 @@
  * not compared: OpenRouter re-issues a reasoning item's id in `response.completed`, and OpenAI
  * re-encrypts `encrypted_content` every time it sends the item.
  */
-import { isObject } from '../openai/json-merge.js';
-import type { JsonObject } from '../openai/types.js';
+
+import type { JsonObject } from '../fold/json-merge.js';
+import { isObject } from '../fold/json-merge.js';
 
 /** One line per disagreement; empty when the two agree. */
 export function compareOutput(final: readonly unknown[], streamed: readonly JsonObject[]): string[] {

@@ -20,8 +20,9 @@
  * - Stream-only fields (`obfuscation`, `sequence_number`) are never copied;
  *   `image_generation_call.partial_image` is a preview the done item supersedes.
  */
-import { appendItems, isObject, setField } from '../openai/json-merge.js';
-import type { JsonObject } from '../openai/types.js';
+
+import type { JsonObject } from '../fold/json-merge.js';
+import { appendItems, isObject, setField } from '../fold/json-merge.js';
 
 const EVENT_PREFIX = 'response.';
 

@@ -2,16 +2,17 @@
  * What a client gets when a Responses stream fails: an `error` event, or a final `response.failed`.
  * The upstream answered 200 and then failed, so there is no status to relay; the status, type and
  * code are the ones OpenAI gives the same failure on a non-stream call, read from the map the chat
- * fold reads too (openai/openai-stream-errors.ts: `insufficient_quota` 429, `invalid_prompt` 400,
+ * fold reads too (chat/openai-stream-errors.ts: `insufficient_quota` 429, `invalid_prompt` 400,
  * `server_error` 500, ...; an unknown code is the proxy's 502 `upstream_stream_error`, with the
  * upstream's code in the message). The upstream's message and `param` are kept.
  */
-import type { ProxyError } from '../openai/errors.js';
-import { excerpt } from '../openai/fold-stream.js';
-import { isNonEmptyString, isObject } from '../openai/json-merge.js';
-import { OPENAI_STREAM_ERRORS, openAIErrorNames } from '../openai/openai-stream-errors.js';
-import type { JsonObject } from '../openai/types.js';
-import { inStreamError } from '../openai/upstream-error-map.js';
+
+import { OPENAI_STREAM_ERRORS, openAIErrorNames } from '../chat/openai-stream-errors.js';
+import type { ProxyError } from '../fold/errors.js';
+import type { JsonObject } from '../fold/json-merge.js';
+import { isNonEmptyString, isObject } from '../fold/json-merge.js';
+import { excerpt } from '../fold/stream-folder.js';
+import { inStreamError } from '../fold/upstream-error-map.js';
 
 /**
  * The error for a failure the upstream reported in its stream. `report` is the error object: an

@@ -26,10 +26,10 @@
  * - `response.failed` and `error` events are ProxyErrors (responses-errors.ts), never an answer.
  */
 import { randomUUID } from 'node:crypto';
-import { errors } from '../openai/errors.js';
-import { isObject } from '../openai/json-merge.js';
-import type { JsonObject } from '../openai/types.js';
-import type { JsonEventFold } from './json-event-stream.js';
+import { errors } from '../fold/errors.js';
+import type { JsonEventFold } from '../fold/json-event-stream.js';
+import type { JsonObject } from '../fold/json-merge.js';
+import { isObject } from '../fold/json-merge.js';
 import { compareOutput } from './output-cross-check.js';
 import { eventName, OutputItemFold } from './output-item-fold.js';
 import { errorEventReport, responsesStreamError } from './responses-errors.js';

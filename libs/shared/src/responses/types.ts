@@ -4,8 +4,9 @@
  * the `response` object is typed only as far as the fold and its callers read it, and every other
  * field is kept as the upstream sent it.
  */
-import type { FoldedAnswer } from '../openai/fold-stream.js';
-import type { JsonObject } from '../openai/types.js';
+
+import type { JsonObject } from '../fold/json-merge.js';
+import type { FoldedAnswer } from '../fold/stream-folder.js';
 
 export interface ResponseUsage {
   input_tokens: number;

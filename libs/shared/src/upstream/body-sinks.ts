@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
-import { DRAIN_AFTER_DONE_MS, type FoldedAnswer, type StreamFolder } from '../openai/fold-stream.js';
-import { SseDataFeed } from '../openai/sse-reader.js';
+import { SseDataFeed } from '../fold/sse-reader.js';
+import { DRAIN_AFTER_DONE_MS, type FoldedAnswer, type StreamFolder } from '../fold/stream-folder.js';
 
 /**
  * Where undici's `stream()` writes an upstream's SSE body for a fold: each write goes through the

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { errors, isProxyError, type ProxyError } from '../openai/errors.js';
+import { errors, isProxyError, type ProxyError } from '../fold/errors.js';
 import type { Upstream } from './upstream.js';
 import { failureKind, isUpstreamFailure } from './upstream-failure.js';
 import type { UpstreamGroup } from './upstream-group.js';

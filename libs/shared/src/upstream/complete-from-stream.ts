@@ -1,8 +1,8 @@
 import type { CompletionApi } from '../apis/completion-api.js';
-import { type Answer, errorAnswer } from '../openai/answer.js';
-import { upstreamBodyIn } from '../openai/error-dialect.js';
-import { errors, isProxyError } from '../openai/errors.js';
-import type { FoldedAnswer } from '../openai/fold-stream.js';
+import { type Answer, errorAnswer } from '../fold/answer.js';
+import { upstreamBodyIn } from '../fold/error-dialect.js';
+import { errors, isProxyError } from '../fold/errors.js';
+import type { FoldedAnswer } from '../fold/stream-folder.js';
 import { FoldingSink, TextSink } from './body-sinks.js';
 import {
   type ClientCredential,

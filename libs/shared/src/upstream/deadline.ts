@@ -1,4 +1,4 @@
-import { type ErrorCode, ProxyError } from '../openai/errors.js';
+import { type ErrorCode, ProxyError } from '../fold/errors.js';
 
 /** The reason a call is aborted when its client went away; nothing is sent to anyone. */
 export class ClientGoneError extends Error {

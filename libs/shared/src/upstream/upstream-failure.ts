@@ -1,4 +1,4 @@
-import { isProxyError } from '../openai/errors.js';
+import { isProxyError } from '../fold/errors.js';
 
 /**
  * Which errors count against an upstream, and how one is told to a client without the internals.

@@ -1,4 +1,4 @@
-import { errors } from '../../openai/errors.js';
+import { errors } from '../../fold/errors.js';
 
 /**
  * The 400s a request check throws, named as OpenAI names them: `param` is the first bad field

@@ -8,11 +8,11 @@
  * finish_reason), usage, system_fingerprint, extras.
  */
 
+import type { JsonObject } from '../fold/json-merge.js';
+import { appendItems, isObject, mergeField } from '../fold/json-merge.js';
 import { CompletionHeader } from './completion-header.js';
-import { appendItems, isObject, mergeField } from './json-merge.js';
 import type {
   CompletionFold,
-  JsonObject,
   TextCompletion,
   TextCompletionChoice,
   TextCompletionLogprobs,

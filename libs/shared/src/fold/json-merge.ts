@@ -1,8 +1,10 @@
 /**
- * Merge rules for JSON fields that repeat across stream chunks, shared by the chat and the
- * legacy text fold.
+ * JSON objects as the folds read them, and the merge rules for fields that repeat across stream
+ * chunks.
  */
-import type { JsonObject } from './types.js';
+
+/** A JSON object as `JSON.parse` returns it. */
+export type JsonObject = Record<string, unknown>;
 
 /**
  * Token and annotation arrays grow by appending in place (no copy per chunk); `null` until the

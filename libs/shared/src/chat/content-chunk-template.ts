@@ -1,6 +1,6 @@
+import type { JsonObject } from '../fold/json-merge.js';
+import { isNonEmptyString, isObject } from '../fold/json-merge.js';
 import { DELTA_FIELDS } from './chat-fold.js';
-import { isNonEmptyString, isObject } from './json-merge.js';
-import type { JsonObject } from './types.js';
 
 /** Characters that make a JSON string literal more than its raw text: quote, escape, controls. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: JSON forbids them raw in a string; finding them is the point

@@ -4,8 +4,9 @@
  * `data.type` as well as in `event:` lines (Bedrock puts `data:` first, OpenRouter sends no `event:`
  * at all), so only the data is read.
  */
-import { type FoldedAnswer, isDone, parseJsonEvent, type StreamFolder } from '../openai/fold-stream.js';
-import type { JsonObject } from '../openai/types.js';
+
+import type { JsonObject } from './json-merge.js';
+import { type FoldedAnswer, isDone, parseJsonEvent, type StreamFolder } from './stream-folder.js';
 
 /** What a fold offers to the reader. */
 export interface JsonEventFold {

@@ -61,9 +61,17 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import type { JsonObject } from '../fold/json-merge.js';
+import {
+  appendField,
+  appendItems,
+  isNonEmptyString,
+  isObject,
+  mergeField,
+  setField,
+} from '../fold/json-merge.js';
 import { CompletionHeader } from './completion-header.js';
 import type { TemplatedText } from './content-chunk-template.js';
-import { appendField, appendItems, isNonEmptyString, isObject, mergeField, setField } from './json-merge.js';
 import type {
   ChatCompletion,
   ChatCompletionChoice,
@@ -72,7 +80,6 @@ import type {
   ChatCompletionMessage,
   ChatCompletionMessageToolCall,
   CompletionFold,
-  JsonObject,
 } from './types.js';
 
 export class ChatCompletionFold implements CompletionFold<ChatCompletion> {

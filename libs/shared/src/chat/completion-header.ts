@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { isNonEmptyString, isObject, mergeField } from './json-merge.js';
-import type { CompletionShape, CompletionUsage, JsonObject } from './types.js';
+import type { JsonObject } from '../fold/json-merge.js';
+import { isNonEmptyString, isObject, mergeField } from '../fold/json-merge.js';
+import type { CompletionShape, CompletionUsage } from './types.js';
 
 /** Top-level fields with a rule of their own (`object` is always ours; `choices` are folded). */
 const HEADER_FIELDS = new Set([
@@ -15,7 +16,7 @@ const HEADER_FIELDS = new Set([
 ]);
 /**
  * Dropped: stream-only padding (see the top of this file), and `error`, which fails the stream
- * when it is set (fold-stream.ts) and says nothing when it is null.
+ * when it is set (chat-stream-folder.ts) and says nothing when it is null.
  */
 const DROPPED_FIELDS = new Set(['obfuscation', 'p', 'error']);
 

@@ -5,8 +5,7 @@
  * typed exactly, plus an index signature for the provider fields it keeps.
  */
 
-/** A JSON object as `JSON.parse` returns it. */
-export type JsonObject = Record<string, unknown>;
+import type { JsonObject } from '../fold/json-merge.js';
 
 export interface CompletionUsage {
   prompt_tokens: number;

@@ -1,4 +1,4 @@
-import { type ErrorDialect, errorBodyIn } from './error-dialect.js';
+import { type ErrorDialect, openAIErrorDialect } from './error-dialect.js';
 import type { ProxyError } from './errors.js';
 
 /** Token counts of one answer, as the upstream reported them (a count it left out is 0). */
@@ -31,11 +31,11 @@ export interface Answer {
 export function errorAnswer(
   error: ProxyError,
   upstream: string | null = null,
-  dialect: ErrorDialect = 'openai',
+  dialect: ErrorDialect = openAIErrorDialect,
 ): Answer {
   return {
     status: error.status,
-    body: errorBodyIn(dialect, error),
+    body: dialect.errorBody(error),
     upstream,
     model: null,
     usage: null,

@@ -26,8 +26,8 @@
  * `context_length_exceeded`) and for a bare status, which names no code. An unknown failure is the
  * proxy's own 502 `upstream_stream_error`, with the upstream's name in the message.
  */
-import type { JsonObject } from './types.js';
-import type { UpstreamErrorMap, UpstreamErrorRule } from './upstream-error-map.js';
+import type { JsonObject } from '../fold/json-merge.js';
+import type { UpstreamErrorMap, UpstreamErrorRule } from '../fold/upstream-error-map.js';
 
 const INVALID: UpstreamErrorRule = { status: 400, type: 'invalid_request_error' };
 const UNAUTHENTICATED: UpstreamErrorRule = { status: 401, type: 'authentication_error' };
