@@ -8,14 +8,17 @@ import {
   createLogger,
   errors,
   type FoldedAnswer,
+  redisTopology,
   type StreamFolder,
 } from '@openai-proxy/shared';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startRedis, type TestRedis } from '@openai-proxy/test-support';
+import { loadWorkerConfig, type RunningWorker, startWorkerChild } from '@openai-proxy/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJson } from './support/http.js';
 
-// Adding an API is adding a descriptor: one the proxy has never heard of, given to the gateway,
-// gets its route, its request check, its fold and its error shape, end to end against a real
-// upstream, with nothing else changed.
+// Adding an API is adding a descriptor: one the proxy has never heard of, given to the gateway
+// (and in queue mode to the worker), gets its route, its request check, its fold and its error
+// shape, end to end against a real upstream, with nothing else changed.
 
 /** Folds like chat completions, then shouts the answer: proof that the descriptor's folder ran. */
 function shoutingFolder(): StreamFolder<FoldedAnswer> {
@@ -119,4 +122,53 @@ it('leaves the built-in routes as they were', async () => {
   expect((answer.json.choices as Array<{ message: { content: string } }>)[0]?.message.content).toBe(
     'echo: hi',
   );
+});
+
+describe('in queue mode', () => {
+  let redis: TestRedis;
+  let queued: RunningGateway;
+  let worker: RunningWorker;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const env = {
+      UPSTREAM_API_URL: upstream.chatUrl,
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: `{descriptor-${process.pid}}`,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      STATS_INTERVAL_SECONDS: '0',
+      WORKER_METRICS_PORT: '0',
+    };
+    const logger = createLogger({ name: 'descriptor', level: 'silent' });
+    const config = loadWorkerConfig(env);
+    const topology = redisTopology(config);
+    if (topology === undefined) throw new Error('REDIS_URL was not read');
+    worker = await startWorkerChild(config, topology, logger, { apis: [...BUILT_IN_APIS, shoutApi] });
+    queued = await startGateway(loadGatewayConfig(env), logger, { apis: [...BUILT_IN_APIS, shoutApi] });
+  });
+  afterAll(async () => {
+    await queued?.close();
+    await worker?.close();
+    await redis?.stop();
+  });
+
+  // A worker without the descriptor would answer 500 (no API of that kind): the shouted text is
+  // the descriptor's folder at work in the worker.
+  it("the worker folds the new API's job with the descriptor's folder, one upstream call", async () => {
+    const before = upstream.stats.requests;
+    const answer = await postJson(`${queued.url}/v1/shout`, hello);
+    expect(answer.status).toBe(200);
+    expect((answer.json.choices as Array<{ message: { content: string } }>)[0]?.message.content).toBe(
+      'ECHO: HELLO',
+    );
+    expect(upstream.stats.requests - before).toBe(1);
+  });
+
+  it("an upstream's error reaches the client in the descriptor's dialect", async () => {
+    upstream.enqueue({ kind: 'status', status: 400 });
+    const answer = await postJson(`${queued.url}/v1/shout`, hello);
+    expect(answer.status).toBe(400);
+    expect(answer.json).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+  });
 });

@@ -1,6 +1,6 @@
 import {
+  type ApiRegistry,
   asProxyError,
-  BUILT_IN_API_REGISTRY,
   type CompletionJobData,
   completeFromStream,
   errorAnswer,
@@ -19,6 +19,8 @@ import { JobHandedBackError } from './hand-back-error.js';
 import type { WorkerMetrics } from './observability/worker-metrics.js';
 
 export interface ProcessorDeps {
+  /** The APIs this worker folds, by the `kind` a job names. */
+  apis: ApiRegistry;
   upstreams: UpstreamSet;
   settings: NonStreamSettings;
   cancels: CancelRegistry;
@@ -93,7 +95,7 @@ export function createProcessor(deps: ProcessorDeps) {
       const routed = deps.upstreams.groupFor(request.body.model);
       if (routed === undefined) throw errors.modelNotFound(request.body.model);
       group = routed.label;
-      const api = BUILT_IN_API_REGISTRY.get(request.kind);
+      const api = deps.apis.get(request.kind);
       // A gateway of another release: ours to fix, answered 500 with the stack logged.
       if (api === undefined) throw new Error(`No API of kind "${request.kind}" in this worker.`);
       const folded = await completeFromStream(routed, deps.settings, api, request, signal, deps.observe);
@@ -119,7 +121,7 @@ export function createProcessor(deps: ProcessorDeps) {
         deps.logger.error({ err: error, jobId, requestId: request.requestId }, 'unexpected error');
       const proxyError = asProxyError(error, request.requestId);
       answer = {
-        ...errorAnswer(proxyError, null, errorDialectOf(request.kind)),
+        ...errorAnswer(proxyError, null, errorDialectOf(deps.apis, request.kind)),
         jobId,
         queueWaitMs,
       };

@@ -1,5 +1,8 @@
 import { hostname } from 'node:os';
 import {
+  apiRegistry,
+  BUILT_IN_APIS,
+  type CompletionApi,
   type CompletionJobData,
   describeTopology,
   errorAnswer,
@@ -52,7 +55,9 @@ export async function startWorkerChild(
   config: WorkerConfig,
   redis: RedisTopology,
   logger: Logger,
+  options: { apis?: readonly CompletionApi[] } = {},
 ): Promise<RunningWorker> {
+  const apis = apiRegistry(options.apis ?? BUILT_IN_APIS);
   const names = queueNames(config.QUEUE_PREFIX);
   const registry = new Registry();
   // The cluster primary collects this registry from every child over IPC. prom-client's child
@@ -82,6 +87,7 @@ export async function startWorkerChild(
   const publish = answerPublisher(publisher, names, pubSub, config.RESULT_TTL_SECONDS);
 
   const processor = createProcessor({
+    apis,
     upstreams,
     cancels,
     metrics,
@@ -121,7 +127,7 @@ export async function startWorkerChild(
     // client still waits, so it gets a 502 now instead of a 504 at its deadline.
     if (job === undefined || Date.now() >= job.data.deadline) return;
     const failure = new ProxyError('job_failed', `The job failed in the worker farm: ${error.message}`);
-    const failedAnswer = errorAnswer(failure, null, errorDialectOf(job.data.request.kind));
+    const failedAnswer = errorAnswer(failure, null, errorDialectOf(apis, job.data.request.kind));
     publish(job.data.replyTo, { ...failedAnswer, jobId: String(job.id), queueWaitMs: 0 }).catch(
       (err: unknown) => logger.warn({ err, jobId: job.id }, 'could not answer a failed job'),
     );

@@ -23,6 +23,6 @@ export function apiRegistry(apis: readonly CompletionApi[]): ApiRegistry {
 export const BUILT_IN_API_REGISTRY: ApiRegistry = apiRegistry(BUILT_IN_APIS);
 
 /** The shape of the errors a job's client reads, by the job's API (OpenAI's for one unknown). */
-export function errorDialectOf(kind: string): ErrorDialect {
-  return BUILT_IN_API_REGISTRY.get(kind)?.errorDialect ?? openAIErrorDialect;
+export function errorDialectOf(apis: ApiRegistry, kind: string): ErrorDialect {
+  return apis.get(kind)?.errorDialect ?? openAIErrorDialect;
 }
