@@ -8,13 +8,17 @@ import {
   errors,
   isProxyError,
   type Logger,
+  type NonStreamAnswer,
   type NonStreamSettings,
+  ProxyError,
   type QueuedAnswer,
   type UpstreamObserver,
   type UpstreamSet,
 } from '@openai-proxy/shared';
-import type { Job } from 'bullmq';
+import type { CapacityStore } from '@openai-proxy/shared/redis';
+import { DelayedError, type Job } from 'bullmq';
 import type { CancelRegistry } from './cancel-registry.js';
+import { callWithinCapacity, hasCapacityLimits } from './capacity-scheduling.js';
 import { JobHandedBackError } from './hand-back-error.js';
 import type { WorkerMetrics } from './observability/worker-metrics.js';
 
@@ -31,9 +35,18 @@ export interface ProcessorDeps {
   gatewayGone(gatewayId: string): Promise<boolean>;
   /** Sends the answer to the waiting gateway (stored for it when it is not listening). */
   publish(replyTo: string, answer: QueuedAnswer): Promise<void>;
+  /** Each upstream's room, for groups with limits (capacity-scheduling.ts); absent: no scheduling. */
+  capacity?: CapacityStore;
 }
 
-export type JobOutcome = 'success' | 'upstream_error' | 'error' | 'cancelled' | 'expired' | 'gateway_gone';
+export type JobOutcome =
+  | 'success'
+  | 'upstream_error'
+  | 'error'
+  | 'cancelled'
+  | 'expired'
+  | 'gateway_gone'
+  | 'delayed';
 
 function outcomeOf(answer: QueuedAnswer): JobOutcome {
   if (answer.status === 200) return 'success';
@@ -45,7 +58,10 @@ function outcomeOf(answer: QueuedAnswer): JobOutcome {
  * Thin on purpose: the work is `completeFromStream`, shared with standalone mode.
  */
 export function createProcessor(deps: ProcessorDeps) {
-  return async (job: Job<CompletionJobData>): Promise<{ status: number } | { outcome: JobOutcome }> => {
+  return async (
+    job: Job<CompletionJobData>,
+    token?: string,
+  ): Promise<{ status: number } | { outcome: JobOutcome }> => {
     const jobId = String(job.id);
     const data = job.data;
     const { request } = data;
@@ -98,7 +114,29 @@ export function createProcessor(deps: ProcessorDeps) {
       const api = deps.apis.get(request.kind);
       // A gateway of another release: ours to fix, answered 500 with the stack logged.
       if (api === undefined) throw new Error(`No API of kind "${request.kind}" in this worker.`);
-      const folded = await completeFromStream(routed, deps.settings, api, request, signal, deps.observe);
+      let folded: NonStreamAnswer;
+      if (deps.capacity !== undefined && hasCapacityLimits(routed)) {
+        const scheduled = await callWithinCapacity(
+          deps.capacity,
+          routed,
+          deps.settings,
+          { api, request, jobId, deadline: data.deadline, signal },
+          deps.observe,
+        );
+        if ('waitMs' in scheduled) {
+          // Room comes too late for this client: a 429 now, saying when, rather than at its deadline.
+          const roomAt = Date.now() + scheduled.waitMs;
+          if (roomAt >= data.deadline) throw capacityRefusal(scheduled.waitMs);
+          // Otherwise the job waits in the queue (delayed) and any worker takes it up on time.
+          await job.moveToDelayed(roomAt, token);
+          deps.metrics.capacityDelays.inc();
+          finish('delayed');
+          throw new DelayedError();
+        }
+        folded = scheduled.answer;
+      } else {
+        folded = await completeFromStream(routed, deps.settings, api, request, signal, deps.observe);
+      }
       chunks = folded.chunks;
       failure = folded.failure;
       if (folded.mismatches !== undefined && folded.mismatches.length > 0)
@@ -108,6 +146,8 @@ export function createProcessor(deps: ProcessorDeps) {
         );
       answer = { ...folded, jobId, queueWaitMs };
     } catch (error) {
+      // Waiting for an upstream's room: back in the queue, nothing to answer yet.
+      if (error instanceof DelayedError) throw error;
       // Handed back by a stopping worker: the next worker answers, this attempt sends nothing.
       if (signal.reason instanceof JobHandedBackError) throw signal.reason;
       if (!isProxyError(error) && signal.aborted) {
@@ -135,4 +175,14 @@ export function createProcessor(deps: ProcessorDeps) {
     finish(outcomeOf(answer), answer, chunks);
     return { status: answer.status };
   };
+}
+
+/** Every upstream of the group is at a limit until past the job's deadline. */
+function capacityRefusal(waitMs: number): ProxyError {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  return new ProxyError(
+    'rate_limit_exceeded',
+    `Every upstream for this model is at its rate limit for about ${seconds} s more, past this request's deadline; try again then.`,
+    { retryAfterSeconds: seconds },
+  );
 }

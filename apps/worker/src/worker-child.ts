@@ -18,6 +18,7 @@ import {
   upstreamObserver,
 } from '@openai-proxy/shared';
 import {
+  CapacityStore,
   channelPubSub,
   createRedis,
   gatewayWatch,
@@ -88,6 +89,7 @@ export async function startWorkerChild(
 
   const processor = createProcessor({
     apis,
+    capacity: new CapacityStore(publisher, names.prefix),
     upstreams,
     cancels,
     metrics,

@@ -17,6 +17,12 @@ export { type CompletionApi, checkRequest } from './apis/completion-api.js';
 export { completionsApi } from './apis/completions-api.js';
 export { messagesApi } from './apis/messages-api.js';
 export { responsesApi } from './apis/responses-api.js';
+export {
+  earliestRoomAtMs,
+  type LearnedLimits,
+  parseRateLimitHeaders,
+} from './capacity/rate-limit-headers.js';
+export { estimatedTokens } from './capacity/request-cost.js';
 export type { ChatCompletion, TextCompletion } from './chat/types.js';
 export {
   boolVar,
@@ -90,6 +96,7 @@ export {
 export {
   completeFromStream,
   type FoldRequest,
+  type NonStreamAnswer,
   type NonStreamSettings,
 } from './upstream/complete-from-stream.js';
 export {
@@ -109,6 +116,6 @@ export { type FoldBody, foldBody, foldBodyFor, renameModel, streamBodyFor } from
 export { nonStreamSettings, upstreamTimeouts } from './upstream/settings-from-config.js';
 export type { Upstream } from './upstream/upstream.js';
 export { failureDetail, isUpstreamFailure } from './upstream/upstream-failure.js';
-export type { UpstreamGroup } from './upstream/upstream-group.js';
+export { UpstreamGroup } from './upstream/upstream-group.js';
 export { UpstreamSet } from './upstream/upstream-set.js';
-export { readUpstreamsFile, type UpstreamSpec } from './upstream/upstream-specs.js';
+export { readUpstreamsFile, type UpstreamCapacity, type UpstreamSpec } from './upstream/upstream-specs.js';

@@ -3,6 +3,12 @@
  * queue (a standalone gateway) never loads ioredis: connections by role and topology, pub/sub
  * that suits the topology, and worker presence.
  */
+export {
+  type CapacityMember,
+  CapacityStore,
+  CONCURRENCY_POLL_MS,
+  type Reservation,
+} from './capacity/capacity-store.js';
 export { ChannelPubSub, channelPubSub } from './queue/channel-pub-sub.js';
 export { gatewayWatch, startGatewayHeartbeat } from './queue/gateway-presence.js';
 export {

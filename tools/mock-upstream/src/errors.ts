@@ -43,3 +43,28 @@ export function statusErrorBody(status: number): string {
     `mock_${status}`,
   );
 }
+
+/**
+ * OpenAI's 429 for a requests-per-window limit. `code` is OpenAI's own (`rate_limit_exceeded`); real
+ * OpenAI puts the exhausted budget (`requests`) in `type`, the mock repeats the code there so a client
+ * that checks either field sees a rate limit.
+ */
+export function openAiRateLimitBody(limit: number, tryAgainIn: string): string {
+  return openAiErrorBody(
+    `Rate limit reached on requests per window: Limit ${limit}, Used ${limit}, Requested 1. Please try again in ${tryAgainIn}.`,
+    'rate_limit_exceeded',
+    null,
+    'rate_limit_exceeded',
+  );
+}
+
+/** Anthropic's 429 body, as `/v1/messages` answers it. */
+export function anthropicRateLimitBody(limit: number): string {
+  return JSON.stringify({
+    type: 'error',
+    error: {
+      type: 'rate_limit_error',
+      message: `This request would exceed the rate limit of ${limit} requests per window. Please try again later.`,
+    },
+  });
+}

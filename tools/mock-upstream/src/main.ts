@@ -1,5 +1,5 @@
 import { startMockUpstream } from './server.js';
-import type { MockBehavior } from './types.js';
+import type { MockBehavior, MockRateLimit } from './types.js';
 
 function intFromEnv(name: string): number | undefined {
   const raw = process.env[name];
@@ -20,7 +20,12 @@ if (words !== undefined && words > 0) behavior.words = words;
 // Sent as the `x-mock-upstream` header: tells apart two mocks behind one proxy.
 const name = process.env.MOCK_NAME || 'mock';
 
-const mock = await startMockUpstream({ port, host, name, defaultBehavior: behavior });
+// Requests per second this mock admits on its streaming routes before it answers 429; unset or 0: no limit.
+const rps = intFromEnv('MOCK_RATE_LIMIT_RPS');
+const rateLimit: MockRateLimit | undefined =
+  rps !== undefined && rps > 0 ? { requests: rps, windowMs: 1000 } : undefined;
+
+const mock = await startMockUpstream({ port, host, name, defaultBehavior: behavior, rateLimit });
 process.stdout.write(`mock upstream listening on ${mock.url}\n`);
 
 let stopping = false;

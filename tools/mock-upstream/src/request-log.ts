@@ -12,7 +12,14 @@ interface Waiter {
 
 /** Request records, live counters, and promises that settle when a counter reaches a value. */
 export class RequestLog {
-  readonly stats: MockUpstreamStats = { requests: 0, aborted: 0, completed: 0, byPath: {} };
+  readonly stats: MockUpstreamStats = {
+    requests: 0,
+    aborted: 0,
+    completed: 0,
+    byPath: {},
+    rateLimited: 0,
+    peakPerWindow: 0,
+  };
   readonly requests: MockRequestRecord[] = [];
   private readonly waiters = new Set<Waiter>();
 
@@ -36,6 +43,16 @@ export class RequestLog {
     record.completed = true;
     this.stats.completed++;
     this.notify();
+  }
+
+  /** One call admitted by the rate limit, the `admittedInWindow`-th of its window. */
+  countAdmitted(admittedInWindow: number): void {
+    this.stats.peakPerWindow = Math.max(this.stats.peakPerWindow, admittedInWindow);
+  }
+
+  /** One call refused with 429 by the rate limit. */
+  countRateLimited(): void {
+    this.stats.rateLimited++;
   }
 
   waitFor(what: 'requests' | 'aborted', n: number, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {

@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { runBehavior } from './behaviors.js';
 import { type CompletionKind, readCompletionRequest } from './completion-request.js';
 import { INVALID_JSON_BODY, notFoundBody, STREAM_REQUIRED_BODY } from './errors.js';
+import type { RateLimitPolicy } from './rate-limit.js';
+import { rateLimitHeaders, sendRateLimited } from './rate-limit-response.js';
 import { type ParsedBody, parseBody, readBody } from './request-body.js';
 import type { RequestLog } from './request-log.js';
 import type { MockBehavior, MockRequestRecord } from './types.js';
@@ -13,6 +15,8 @@ export interface RouteDeps {
   nextId(kind: CompletionKind): string;
   /** True once close() started: connections it destroys are not client aborts. */
   isClosing(): boolean;
+  /** The `rateLimit` option; absent, every call is admitted without limit headers. */
+  rateLimit?: RateLimitPolicy;
 }
 
 const MODELS_BODY = Buffer.from(
@@ -55,6 +59,26 @@ const COMPLETION_PATHS: ReadonlyMap<string, CompletionKind> = new Map([
   ['/v1/responses', 'responses'],
   ['/v1/messages', 'messages'],
 ]);
+
+/**
+ * Counts a streaming call against the limit before anything else looks at it, as a provider's edge
+ * would. Admitted, the limit headers are set for whatever answer follows; refused, it is answered
+ * with 429 here, before a queued behaviour is taken, and false comes back.
+ */
+function admitCall(kind: CompletionKind, res: ServerResponse, deps: RouteDeps): boolean {
+  const policy = deps.rateLimit;
+  if (!policy) return true;
+  const decision = policy.limiter.take(Date.now());
+  const headers = rateLimitHeaders(policy.headers, decision);
+  if (!decision.admitted) {
+    deps.log.countRateLimited();
+    sendRateLimited(res, kind, decision, headers, policy.retryAfter);
+    return false;
+  }
+  deps.log.countAdmitted(decision.admittedInWindow);
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  return true;
+}
 
 function handleCompletion(
   kind: CompletionKind,
@@ -129,6 +153,7 @@ export async function handleRequest(
   };
   const completionKind = method === 'POST' ? COMPLETION_PATHS.get(path) : undefined;
   if (completionKind !== undefined) {
+    if (!admitCall(completionKind, res, deps)) return;
     handleCompletion(completionKind, parsed, res, deps, controller.signal, markDropped);
   } else if (method === 'GET' && path === '/v1/models') {
     sendJson(res, 200, MODELS_BODY);

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { BehaviorQueue } from './behavior-queue.js';
 import type { CompletionKind } from './completion-request.js';
+import { createRateLimitPolicy } from './rate-limit.js';
 import { RequestLog } from './request-log.js';
 import { handleRequest } from './routes.js';
 import type { MockBehavior, MockUpstream, MockUpstreamOptions } from './types.js';
@@ -25,6 +26,8 @@ function baseUrl(address: AddressInfo): string {
 
 /** Starts a streaming-only fake OpenAI-compatible provider; port 0 (the default) picks a free port. */
 export async function startMockUpstream(options: MockUpstreamOptions = {}): Promise<MockUpstream> {
+  // Checked first, so a bad option throws before a port is taken. Windows count from here.
+  const rateLimit = options.rateLimit && createRateLimitPolicy(options.rateLimit, Date.now());
   const log = new RequestLog();
   const behaviors = new BehaviorQueue(options.defaultBehavior ?? { kind: 'echo' });
   const name = options.name ?? 'mock';
@@ -38,6 +41,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     nextBehavior: () => behaviors.next(),
     nextId: (kind: CompletionKind) => `${ID_PREFIX[kind]}${++counter}`,
     isClosing: () => closing !== undefined,
+    rateLimit,
   };
   const server = createServer((req, res) => {
     void handleRequest(req, res, deps);

@@ -31,6 +31,13 @@ export interface MockUpstreamStats {
   aborted: number;
   completed: number;
   byPath: Record<string, number>;
+  /** 429s the `rateLimit` option gave (0 without it). */
+  rateLimited: number;
+  /**
+   * The most streaming API calls admitted in any one rate-limit window, 429s not included (0 without
+   * `rateLimit`): a test asserts it stays at or under the limit to show a proxy never exceeded it.
+   */
+  peakPerWindow: number;
 }
 
 export interface MockUpstream {
@@ -51,9 +58,29 @@ export interface MockUpstream {
   close(): Promise<void>;
 }
 
+/** Which provider's rate-limit headers the mock sends. */
+export type MockRateLimitHeaders = 'openai' | 'anthropic';
+
+/** A limit this instance enforces on its streaming API calls (chat, completions, responses, messages). */
+export interface MockRateLimit {
+  /** Requests admitted per window (a non-negative integer; 0 refuses every call). */
+  requests: number;
+  /** The window, ms (default 1000). Fixed windows aligned to the server's start. */
+  windowMs?: number;
+  /**
+   * Which header set to send: OpenAI's x-ratelimit-* (durations like `1s`, `20ms`) or Anthropic's
+   * anthropic-ratelimit-* (RFC 3339 reset). Default 'openai'.
+   */
+  headers?: MockRateLimitHeaders;
+  /** Sent with each 429 as retry-after (seconds, rounded up) — default true. */
+  retryAfter?: boolean;
+}
+
 export interface MockUpstreamOptions {
   port?: number;
   host?: string;
   defaultBehavior?: MockBehavior;
   name?: string;
+  /** A limit this instance enforces on its streaming API calls (chat, completions, responses, messages). */
+  rateLimit?: MockRateLimit;
 }

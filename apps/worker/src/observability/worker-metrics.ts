@@ -18,6 +18,8 @@ export interface WorkerMetrics {
   upstreamFirstByte: Histogram<'upstream'>;
   chunks: Counter;
   activeJobs: Gauge;
+  /** Jobs put back to wait for an upstream's room (capacity-scheduling.ts). */
+  capacityDelays: Counter;
   tokens: Counter<'model' | 'type'>;
   /** Adds a folded answer's usage to `tokens`, with the model label capped (token-counter.ts). */
   countTokens(answer: AnswerTokens): void;
@@ -39,7 +41,7 @@ export function createWorkerMetrics(
     registry,
     jobs: new Counter({
       name: 'openai_proxy_worker_jobs_total',
-      help: 'Jobs processed, by outcome (success, upstream_error, error, cancelled, expired, gateway_gone).',
+      help: 'Jobs processed, by outcome (success, upstream_error, error, cancelled, expired, gateway_gone, delayed).',
       labelNames: ['outcome'],
       registers,
     }),
@@ -73,6 +75,11 @@ export function createWorkerMetrics(
       help: 'Jobs being processed right now.',
       registers,
       aggregator: 'sum',
+    }),
+    capacityDelays: new Counter({
+      name: 'openai_proxy_worker_capacity_delays_total',
+      help: 'Jobs that waited in the queue for an upstream to have room instead of being answered 429.',
+      registers,
     }),
     tokens,
     countTokens: tokenCounter(tokens),

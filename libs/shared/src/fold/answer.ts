@@ -40,6 +40,7 @@ export function errorAnswer(
     model: null,
     usage: null,
     errorCode: error.code,
-    headers: {},
+    // When to try again travels with the answer, as a thrown error's would (sendError).
+    headers: error.retryAfterSeconds === undefined ? {} : { 'retry-after': String(error.retryAfterSeconds) },
   };
 }

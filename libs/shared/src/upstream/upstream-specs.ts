@@ -32,6 +32,18 @@ export interface UpstreamSpec {
   includeUsage: boolean;
   connections: number;
   timeouts: UpstreamTimeouts;
+  /** Limits this upstream's provider sets on its key; undefined: none configured. */
+  capacity: UpstreamCapacity | undefined;
+}
+
+/**
+ * What one upstream may be given, shared by every worker through Redis: calls at once, requests
+ * and tokens per minute. Each is optional; the upstream's own rate-limit headers are learnt on top.
+ */
+export interface UpstreamCapacity {
+  maxConcurrency?: number;
+  rpm?: number;
+  tpm?: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -49,6 +61,7 @@ export function upstreamSpecs(config: UpstreamConfig, env: Env): UpstreamSpec[] 
     includeUsage: config.UPSTREAM_INCLUDE_USAGE,
     connections: config.UPSTREAM_CONNECTIONS,
     timeouts: defaultTimeouts(config),
+    capacity: undefined,
   }));
 }
 
@@ -64,6 +77,8 @@ const modelName = z.string({ error: 'must be a string' }).trim().min(1, { error:
 const positiveMs = z
   .int({ error: 'must be a whole number of milliseconds' })
   .min(1, { error: 'must be at least 1' });
+
+const positiveCount = z.int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' });
 
 const upstreamEntry = z.strictObject(
   {
@@ -95,6 +110,9 @@ const upstreamEntry = z.strictObject(
     connect_timeout_ms: positiveMs.optional(),
     first_byte_timeout_ms: positiveMs.optional(),
     idle_timeout_ms: positiveMs.optional(),
+    max_concurrency: positiveCount.optional(),
+    rpm: positiveCount.optional(),
+    tpm: positiveCount.optional(),
   },
   { error: (issue) => (issue.code === 'unrecognized_keys' ? undefined : 'must be a mapping of fields') },
 );
@@ -202,7 +220,17 @@ function toSpec(entry: UpstreamEntry, apiKey: string | undefined, config: Upstre
       firstByteMs: entry.first_byte_timeout_ms ?? defaults.firstByteMs,
       idleMs: entry.idle_timeout_ms ?? defaults.idleMs,
     },
+    capacity: capacityOf(entry),
   };
+}
+
+function capacityOf(entry: UpstreamEntry): UpstreamCapacity | undefined {
+  const capacity: UpstreamCapacity = {
+    ...(entry.max_concurrency === undefined ? {} : { maxConcurrency: entry.max_concurrency }),
+    ...(entry.rpm === undefined ? {} : { rpm: entry.rpm }),
+    ...(entry.tpm === undefined ? {} : { tpm: entry.tpm }),
+  };
+  return Object.keys(capacity).length === 0 ? undefined : capacity;
 }
 
 function entryName(index: number, url: unknown): string {

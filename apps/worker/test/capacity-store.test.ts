@@ -1,0 +1,183 @@
+import { CapacityStore } from '@openai-proxy/shared/redis';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalRedis, startLocalRedis } from './local-redis.js';
+
+// Each upstream's room in a real redis-server: what one worker reserves, every other sees.
+
+let server: LocalRedis;
+let redis: Redis;
+let prefixes = 0;
+
+beforeAll(async () => {
+  server = await startLocalRedis();
+  redis = server.connect();
+});
+
+afterAll(() => server?.stop());
+
+/** Two stores on separate connections with one prefix: two workers sharing a queue. */
+function twoWorkers() {
+  prefixes += 1;
+  const prefix = `{capacity-${prefixes}}`;
+  return [new CapacityStore(server.connect(), prefix), new CapacityStore(server.connect(), prefix)] as const;
+}
+
+const T0 = 1_800_000_000_000;
+
+describe('max_concurrency', () => {
+  it('holds a place per call across workers, and a release frees it', async () => {
+    const [a, b] = twoWorkers();
+    const member = { label: 'u1', capacity: { maxConcurrency: 2 } };
+    expect(await a.reserve([member], 0, 'j1', 60_000, T0)).toEqual({ granted: true, member: 0, lease: 'j1' });
+    expect(await b.reserve([member], 0, 'j2', 60_000, T0)).toMatchObject({ granted: true });
+    const full = await a.reserve([member], 0, 'j3', 60_000, T0);
+    expect(full.granted).toBe(false);
+    await b.release('u1', 'j2', 0, undefined);
+    expect(await a.reserve([member], 0, 'j3', 60_000, T0)).toMatchObject({ granted: true });
+  });
+
+  it("frees the place of a worker that died holding it when the lease's time is up", async () => {
+    const [a] = twoWorkers();
+    const member = { label: 'u1', capacity: { maxConcurrency: 1 } };
+    await a.reserve([member], 0, 'dead', 1_000, T0);
+    expect((await a.reserve([member], 0, 'next', 1_000, T0 + 999)).granted).toBe(false);
+    expect((await a.reserve([member], 0, 'next', 1_000, T0 + 1_001)).granted).toBe(true);
+  });
+
+  it('takes the next member of the group when the first is full', async () => {
+    const [a] = twoWorkers();
+    const members = [
+      { label: 'full', capacity: { maxConcurrency: 1 } },
+      { label: 'free', capacity: { maxConcurrency: 1 } },
+    ];
+    expect(await a.reserve(members, 0, 'j1', 60_000, T0)).toMatchObject({ granted: true, member: 0 });
+    expect(await a.reserve(members, 0, 'j2', 60_000, T0)).toMatchObject({ granted: true, member: 1 });
+    expect((await a.reserve(members, 0, 'j3', 60_000, T0)).granted).toBe(false);
+  });
+});
+
+describe('rpm', () => {
+  it('admits rpm calls in any minute and says when the oldest leaves the window', async () => {
+    const [a, b] = twoWorkers();
+    const member = { label: 'u1', capacity: { rpm: 3 } };
+    for (const [store, at] of [
+      [a, T0],
+      [b, T0 + 10_000],
+      [a, T0 + 20_000],
+    ] as const) {
+      const lease = `at-${at}`;
+      expect(await store.reserve([member], 0, lease, 1_000, at)).toMatchObject({ granted: true });
+      await store.release('u1', lease, 0, undefined);
+    }
+    expect(await b.reserve([member], 0, 'fourth', 1_000, T0 + 30_000)).toEqual({
+      granted: false,
+      waitMs: 30_000,
+    });
+    expect(await b.reserve([member], 0, 'fourth', 1_000, T0 + 60_001)).toMatchObject({ granted: true });
+  });
+});
+
+describe('rpm as an even rate', () => {
+  it('admits at most rpm/60 in any one second, saying when the second frees a place', async () => {
+    const [a, b] = twoWorkers();
+    const member = { label: 'u1', capacity: { rpm: 600 } };
+    for (let i = 0; i < 10; i += 1) {
+      const store = i % 2 === 0 ? a : b;
+      expect((await store.reserve([member], 0, `j${i}`, 1_000, T0 + i * 10)).granted).toBe(true);
+    }
+    expect(await a.reserve([member], 0, 'j10', 1_000, T0 + 500)).toEqual({ granted: false, waitMs: 500 });
+    expect((await a.reserve([member], 0, 'j10', 1_000, T0 + 1_000)).granted).toBe(true);
+    expect((await a.reserve([member], 0, 'j11', 1_000, T0 + 1_001)).granted).toBe(false);
+  });
+});
+
+describe('tpm', () => {
+  it('counts the estimate, then what the answer used', async () => {
+    const [a] = twoWorkers();
+    const member = { label: 'u1', capacity: { tpm: 1_000 } };
+    expect(await a.reserve([member], 600, 'big', 1_000, T0)).toMatchObject({ granted: true });
+    expect(await a.reserve([member], 600, 'too-big', 1_000, T0 + 1)).toEqual({
+      granted: false,
+      waitMs: 59_999,
+    });
+    // The first call used 100 tokens, not 600: room for the second now.
+    await a.release('u1', 'big', 600, 100);
+    expect(await a.reserve([member], 600, 'fits', 1_000, T0 + 2)).toMatchObject({ granted: true });
+  });
+
+  it('lets a call larger than the whole limit through an empty window rather than never', async () => {
+    const [a] = twoWorkers();
+    const member = { label: 'u1', capacity: { tpm: 100 } };
+    expect(await a.reserve([member], 500, 'huge', 1_000, T0)).toMatchObject({ granted: true });
+  });
+});
+
+describe("what an upstream's headers said", () => {
+  it('no request left: nobody calls it before the reset, and then every worker may again', async () => {
+    const [a, b] = twoWorkers();
+    const member = { label: 'u1', capacity: { rpm: 1_000 } };
+    await a.learn('u1', { requests: { remaining: 0, resetAtMs: T0 + 5_000 } }, T0);
+    expect(await b.reserve([member], 0, 'j1', 1_000, T0 + 1_000)).toEqual({ granted: false, waitMs: 4_000 });
+    expect(await b.reserve([member], 0, 'j1', 1_000, T0 + 5_000)).toMatchObject({ granted: true });
+  });
+
+  it('a few left: each reservation spends one, so twenty workers do not spend the same one', async () => {
+    const [a, b] = twoWorkers();
+    const member = { label: 'u1', capacity: { rpm: 1_000 } };
+    await a.learn('u1', { requests: { remaining: 2, resetAtMs: T0 + 5_000 } }, T0);
+    expect((await a.reserve([member], 0, 'j1', 1_000, T0)).granted).toBe(true);
+    expect((await b.reserve([member], 0, 'j2', 1_000, T0)).granted).toBe(true);
+    expect(await a.reserve([member], 0, 'j3', 1_000, T0)).toEqual({ granted: false, waitMs: 5_000 });
+  });
+
+  it('answers arriving out of order within one window keep the smaller count left', async () => {
+    const [a, b] = twoWorkers();
+    const member = { label: 'u1', capacity: { rpm: 1_000 } };
+    await a.learn('u1', { requests: { remaining: 1, resetAtMs: T0 + 1_000 } }, T0);
+    // An older answer, its reset read a few ms apart: it does not give back spent requests.
+    await b.learn('u1', { requests: { remaining: 6, resetAtMs: T0 + 990 } }, T0);
+    expect((await a.reserve([member], 0, 'j1', 1_000, T0)).granted).toBe(true);
+    expect((await a.reserve([member], 0, 'j2', 1_000, T0)).granted).toBe(false);
+    // The next window's first answer counts afresh.
+    await b.learn('u1', { requests: { remaining: 9, resetAtMs: T0 + 2_000 } }, T0 + 1_000);
+    expect((await a.reserve([member], 0, 'j3', 1_000, T0 + 1_000)).granted).toBe(true);
+  });
+
+  it('retry-after keeps it out until then; a later, shorter one does not shorten it', async () => {
+    const [a, b] = twoWorkers();
+    const member = { label: 'u1', capacity: { maxConcurrency: 10 } };
+    await a.learn('u1', { retryAtMs: T0 + 3_000 }, T0);
+    await b.learn('u1', { retryAtMs: T0 + 1_000 }, T0);
+    expect(await a.reserve([member], 0, 'j1', 1_000, T0)).toEqual({ granted: false, waitMs: 3_000 });
+  });
+
+  it('tokens left below the estimate wait for the tokens reset', async () => {
+    const [a] = twoWorkers();
+    const member = { label: 'u1', capacity: { maxConcurrency: 10 } };
+    await a.learn('u1', { tokens: { remaining: 50, resetAtMs: T0 + 2_000 } }, T0);
+    expect(await a.reserve([member], 40, 'small', 1_000, T0)).toMatchObject({ granted: true });
+    expect(await a.reserve([member], 40, 'second', 1_000, T0)).toEqual({ granted: false, waitMs: 2_000 });
+  });
+
+  it('the group waits for the member whose room comes first', async () => {
+    const [a] = twoWorkers();
+    await a.learn('slow', { retryAtMs: T0 + 9_000 }, T0);
+    await a.learn('soon', { retryAtMs: T0 + 2_000 }, T0);
+    const members = [
+      { label: 'slow', capacity: { rpm: 10 } },
+      { label: 'soon', capacity: { rpm: 10 } },
+    ];
+    expect(await a.reserve(members, 0, 'j', 1_000, T0)).toEqual({ granted: false, waitMs: 2_000 });
+  });
+});
+
+it('keeps nothing in Redis for long: every key expires', async () => {
+  const [a] = twoWorkers();
+  const member = { label: 'u1', capacity: { rpm: 10, maxConcurrency: 1 } };
+  await a.learn('u1', { requests: { remaining: 5, resetAtMs: Date.now() + 1_000 } });
+  await a.reserve([member], 10, 'j', 1_000);
+  const keys = await redis.keys(`{capacity-${prefixes}}:*`);
+  expect(keys.length).toBe(3);
+  for (const key of keys) expect(await redis.pttl(key)).toBeGreaterThan(0);
+});

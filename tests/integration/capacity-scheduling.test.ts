@@ -1,0 +1,111 @@
+import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
+import { type AppProcess, type Stack, startStack } from '@openai-proxy/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type JsonAnswer, postJson } from './support/http.js';
+import { upstreamsFileDir } from './support/upstreams-file.js';
+
+// Waiting for an upstream's room instead of failing, in real processes: two gateway replicas and
+// a worker farm share each upstream's limits through Redis. Two mock providers enforce 10
+// requests a second each, with OpenAI's rate-limit headers, and answer 429 past it; two more
+// are saturated (every call a 429 with `retry-after: 60`).
+
+const KEYS = ['key-a', 'key-b', 'key-c'];
+const LIMIT_PER_SECOND = 10;
+
+let limited: MockUpstream[];
+let saturated: MockUpstream[];
+let stack: Stack<never, { one: { run: 'process' }; two: { run: 'process' } }, 'farm'>;
+const files = upstreamsFileDir();
+
+beforeAll(async () => {
+  limited = await Promise.all(
+    ['limited-1', 'limited-2'].map((name) =>
+      startMockUpstream({ name, rateLimit: { requests: LIMIT_PER_SECOND, windowMs: 1_000 } }),
+    ),
+  );
+  saturated = await Promise.all(['saturated-1', 'saturated-2'].map((name) => startMockUpstream({ name })));
+  for (const upstream of saturated)
+    upstream.setDefault({ kind: 'status', status: 429, headers: { 'retry-after': '60' } });
+  const entry = (upstream: MockUpstream, model: string) =>
+    `  - url: ${upstream.chatUrl}\n    models: [${model}]\n    rpm: ${LIMIT_PER_SECOND * 60}\n`;
+  const file = files.write(
+    'upstreams.yaml',
+    `upstreams:\n${limited.map((u) => entry(u, 'limited')).join('')}${saturated.map((u) => entry(u, 'saturated')).join('')}`,
+  );
+  stack = await startStack({
+    redis: true,
+    env: {
+      UPSTREAMS_FILE: file,
+      QUEUE_PREFIX: `{test-${process.pid}-capacity}`,
+      GATEWAY_API_KEYS: KEYS.join(','),
+      MAX_INFLIGHT: '2000',
+    },
+    gateways: { one: { run: 'process' }, two: { run: 'process' } },
+    workers: { farm: { env: { WORKER_PROCESSES: '2', WORKER_CONCURRENCY: '100' } } },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await Promise.all([...(limited ?? []), ...(saturated ?? [])].map((upstream) => upstream.close()));
+  files.remove();
+});
+
+const ask = (gateway: AppProcess, key: string, model: string, content: string, extra = {}) =>
+  postJson(
+    `${gateway.url}/v1/chat/completions`,
+    { model, messages: [{ role: 'user', content }] },
+    { authorization: `Bearer ${key}`, ...extra },
+  );
+
+const contentOf = (answer: JsonAnswer) =>
+  (answer.json.choices as { message: { content: string } }[] | undefined)?.[0]?.message.content;
+
+describe('a burst above what the upstreams allow', () => {
+  it('waits in the queue: every request answered 200, no client 429, no upstream above its limit', async () => {
+    const gateways = [stack.gateways.one, stack.gateways.two];
+    const started = Date.now();
+    const answers = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        ask(gateways[i % 2] as AppProcess, KEYS[i % 3] as string, 'limited', `burst ${i}`),
+      ),
+    );
+    const seconds = (Date.now() - started) / 1000;
+    const statuses = new Map<number, number>();
+    for (const answer of answers) statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+    const calls = limited.map((upstream) => upstream.stats.requests);
+    const refusedByUpstreams = limited.map((upstream) => upstream.stats.rateLimited);
+    const peaks = limited.map((upstream) => upstream.stats.peakPerWindow);
+    console.log(
+      `[capacity] 300 requests, 3 keys, 2 gateways, 2 upstreams at ${LIMIT_PER_SECOND}/s | statuses ${JSON.stringify(Object.fromEntries(statuses))} | seconds ${seconds.toFixed(1)} | upstream calls ${calls.join(' + ')} | upstream 429s ${refusedByUpstreams.join(' + ')} | peak calls in one second ${peaks.join(', ')}`,
+    );
+    expect(Object.fromEntries(statuses)).toEqual({ 200: 300 });
+    expect(answers.every((answer, i) => contentOf(answer) === `echo: burst ${i}`)).toBe(true);
+    // Admitted calls never passed the limit (the mock refuses past it), and its refusals stay
+    // few: the first second's, before any header was read, and a handful at window edges.
+    for (const peak of peaks) expect(peak).toBeLessThanOrEqual(LIMIT_PER_SECOND);
+    expect(refusedByUpstreams.reduce((sum, n) => sum + n, 0)).toBeLessThanOrEqual(30);
+    // 300 requests at 20 a second cannot take less than 14 s (the first window is free).
+    expect(seconds).toBeGreaterThan(13);
+  }, 90_000);
+});
+
+describe('a group at its limit past the request deadline', () => {
+  it('answers 429 at once with the Retry-After the upstream gave, and then calls no upstream', async () => {
+    const gateway = await stack.addGateway({ run: 'process', env: { REQUEST_TIMEOUT_MS: '5000' } });
+    const first = await ask(gateway, 'key-a', 'saturated', 'first');
+    expect(first.status).toBe(429);
+    expect(first.json.error).toMatchObject({ code: 'rate_limit_exceeded', type: 'rate_limit_error' });
+    expect(Number(first.headers.get('retry-after'))).toBeGreaterThanOrEqual(55);
+    expect(Number(first.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    expect(saturated.map((upstream) => upstream.stats.requests)).toEqual([1, 1]);
+
+    const started = Date.now();
+    const second = await ask(gateway, 'key-b', 'saturated', 'second');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(second.status).toBe(429);
+    expect(Number(second.headers.get('retry-after'))).toBeGreaterThanOrEqual(55);
+    // What the upstreams said is known to every worker: nobody asks them again before then.
+    expect(saturated.map((upstream) => upstream.stats.requests)).toEqual([1, 1]);
+  }, 30_000);
+});
