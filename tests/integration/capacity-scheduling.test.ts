@@ -61,6 +61,18 @@ const ask = (gateway: AppProcess, key: string, model: string, content: string, e
 const contentOf = (answer: JsonAnswer) =>
   (answer.json.choices as { message: { content: string } }[] | undefined)?.[0]?.message.content;
 
+/** The text a chat stream carries, its deltas joined. */
+function streamedText(sse: string): string {
+  return sse
+    .split('\n')
+    .filter((line) => line.startsWith('data: {'))
+    .map((line) => {
+      const chunk = JSON.parse(line.slice(6)) as { choices: { delta: { content?: string } }[] };
+      return chunk.choices[0]?.delta.content ?? '';
+    })
+    .join('');
+}
+
 describe('a burst above what the upstreams allow', () => {
   it('waits in the queue: every request answered 200, no client 429, no upstream above its limit', async () => {
     const gateways = [stack.gateways.one, stack.gateways.two];
@@ -108,4 +120,50 @@ describe('a group at its limit past the request deadline', () => {
     // What the upstreams said is known to every worker: nobody asks them again before then.
     expect(saturated.map((upstream) => upstream.stats.requests)).toEqual([1, 1]);
   }, 30_000);
+});
+
+describe('streams to a group with limits', () => {
+  it('wait at the gateway for room (STREAM_CAPACITY_WAIT_MS), then stream byte for byte', async () => {
+    const gateway = await stack.addGateway({ run: 'process', env: { STREAM_CAPACITY_WAIT_MS: '5000' } });
+    const refusedBefore = limited.map((upstream) => upstream.stats.rateLimited);
+    const callsBefore = limited.map((upstream) => upstream.stats.requests);
+    const started = Date.now();
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        postJson(
+          `${gateway.url}/v1/chat/completions`,
+          { model: 'limited', stream: true, messages: [{ role: 'user', content: `stream ${i}` }] },
+          { authorization: `Bearer ${KEYS[i % 3]}` },
+        ),
+      ),
+    );
+    const seconds = (Date.now() - started) / 1000;
+    expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
+    answers.forEach((answer, i) => {
+      expect(streamedText(answer.text)).toBe(`echo: stream ${i}`);
+      expect(answer.text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    });
+    expect(limited.map((upstream, i) => upstream.stats.requests - (callsBefore[i] ?? 0))).toEqual([20, 20]);
+    expect(limited.map((upstream, i) => upstream.stats.rateLimited - (refusedBefore[i] ?? 0))).toEqual([
+      0, 0,
+    ]);
+    // 40 streams at 20 a second: the second half waited for the next second's room.
+    expect(seconds).toBeGreaterThan(0.9);
+  }, 30_000);
+
+  it('get the 429 at once when room comes later than they may wait, with the computed Retry-After', async () => {
+    // The saturated upstreams said `retry-after: 60` in the test above: every gateway knows.
+    const callsBefore = saturated.map((upstream) => upstream.stats.requests);
+    const started = Date.now();
+    const answer = await postJson(
+      `${stack.gateways.one.url}/v1/chat/completions`,
+      { model: 'saturated', stream: true, messages: [{ role: 'user', content: 'now?' }] },
+      { authorization: 'Bearer key-c' },
+    );
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(answer.status).toBe(429);
+    expect(answer.json.error).toMatchObject({ code: 'rate_limit_exceeded' });
+    expect(Number(answer.headers.get('retry-after'))).toBeGreaterThanOrEqual(50);
+    expect(saturated.map((upstream, i) => upstream.stats.requests - (callsBefore[i] ?? 0))).toEqual([0, 0]);
+  });
 });

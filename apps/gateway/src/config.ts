@@ -70,6 +70,11 @@ export const gatewayVars = {
    * balancers that drop idle responses. Errors after that point travel in the body. 0: off.
    */
   NONSTREAM_KEEPALIVE_MS: intVar(0, 0),
+  /**
+   * Queue mode, a stream to a group with limits (`rpm`, `tpm`, `max_concurrency`): how long it may
+   * wait for an upstream's room before it gets the 429 with the computed Retry-After.
+   */
+  STREAM_CAPACITY_WAIT_MS: intVar(2_000, 0),
 } as const;
 
 export const gatewaySchema = z.object(gatewayVars);

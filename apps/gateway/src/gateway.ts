@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import {
   describeTopology,
   type Logger,
+  queueNames,
+  type RedisTopology,
   redisTopology,
   reloadUpstreams,
   startStatsLine,
@@ -16,6 +18,7 @@ import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics } from './observability/gateway-metrics.js';
 import { gatewayStatsSample } from './observability/stats-sample.js';
 import { addMissingReasonPhrases } from './pipeline/reason-phrases.js';
+import type { StreamCapacity } from './relay/stream-within-capacity.js';
 import { answerClientErrors } from './security/client-error.js';
 import { httpServerOptions } from './security/http-server-options.js';
 import { createServer, type GatewayDeps } from './server.js';
@@ -51,11 +54,22 @@ export async function startGateway(
   await limiter?.ready?.();
   const redis = redisTopology(config);
   // bull-board is loaded only when the admin routes are on and there is a queue to show.
+  const capacity = redis === undefined ? undefined : await streamCapacity(config, redis);
   const board =
     config.ADMIN_API_KEYS.length > 0 && redis !== undefined
       ? (await import('./admin/queue-board.js')).createQueueBoard({ ...config, redis }, logger)
       : undefined;
-  const app = createServer({ config, logger, metrics, upstreams, completer, limiter, board, ...options });
+  const app = createServer({
+    config,
+    logger,
+    metrics,
+    upstreams,
+    completer,
+    limiter,
+    board,
+    capacity,
+    ...options,
+  });
   // Head size and head/request timeouts are enforced by Node before Express runs (slow-loris).
   const server = createHttpServer(httpServerOptions(config), app);
   answerClientErrors(server, metrics);
@@ -103,6 +117,7 @@ export async function startGateway(
       await completer.close();
       await board?.close();
       await limiter?.close();
+      capacity?.store.close();
       await upstreams.close();
     })();
     return closing;
@@ -113,5 +128,19 @@ export async function startGateway(
     completer,
     reloadUpstreams: () => reloadUpstreams(upstreams, config, logger),
     close,
+  };
+}
+
+/**
+ * Each upstream's room, for streams to groups with limits: its own connection, loaded only in
+ * queue mode. Its errors are the queue's (the completer reports an outage once per interval).
+ */
+async function streamCapacity(config: GatewayConfig, redis: RedisTopology): Promise<StreamCapacity> {
+  const { CapacityStore, createRedis } = await import('@openai-proxy/shared/redis');
+  const connection = createRedis(redis, 'queue', `gateway-capacity:${process.pid}`);
+  connection.on('error', () => undefined);
+  return {
+    store: new CapacityStore(connection, queueNames(config.QUEUE_PREFIX).prefix),
+    waitMs: config.STREAM_CAPACITY_WAIT_MS,
   };
 }

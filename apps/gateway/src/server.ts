@@ -15,6 +15,7 @@ import type { GatewayMetrics } from './observability/gateway-metrics.js';
 import { createGuard } from './pipeline/guard.js';
 import type { RouteLabel } from './pipeline/request-context.js';
 import { createDoor } from './pipeline/request-door.js';
+import type { StreamCapacity } from './relay/stream-within-capacity.js';
 import { completionRoute } from './routes/completion-route.js';
 import { notFound, passthroughRoute } from './routes/passthrough-route.js';
 import { health, metrics as metricsRoute, PROBE_ROUTES, ready } from './routes/probe-routes.js';
@@ -32,6 +33,8 @@ export interface GatewayDeps {
   limiter?: RequestLimiter | undefined;
   /** The queue dashboard: set with ADMIN_API_KEYS in queue mode (startGateway loads it). */
   board?: QueueBoard | undefined;
+  /** Queue mode: where each upstream's room is kept, for streams to groups with limits. */
+  capacity?: StreamCapacity | undefined;
   /** The APIs served, each at its path (default: the built-in four); the completer must know them too. */
   apis?: readonly CompletionApi[];
 }
@@ -55,6 +58,7 @@ export function createServer(deps: GatewayDeps): Express {
       totalTimeoutMs: config.UPSTREAM_TOTAL_TIMEOUT_MS,
       timeouts: upstreamTimeouts(config),
       observe: upstreamObserver(metrics),
+      capacity: deps.capacity,
     },
     guard: createGuard(config, deps.limiter),
   };

@@ -3,9 +3,10 @@ import {
   completeFromStream,
   estimatedTokens,
   type FoldRequest,
+  limitsLearnt,
   type NonStreamAnswer,
   type NonStreamSettings,
-  parseRateLimitHeaders,
+  reserveInGroup,
   type Upstream,
   UpstreamGroup,
   type UpstreamObserver,
@@ -25,19 +26,14 @@ export interface ScheduledJob {
   signal: AbortSignal;
 }
 
-/** Whether a group is scheduled by capacity: some member has a limit configured. */
-export function hasCapacityLimits(group: UpstreamGroup): boolean {
-  return group.members.some((member) => member.spec.capacity !== undefined);
-}
-
 /**
  * One job's call within its group's capacity. A member is reserved in Redis before it is called
  * (so no worker spends room another already took), called alone, released with the answer's real
- * token use, and taught what its headers said. An upstream's own 429 is no answer for the client
- * while another member has room or the job can wait: the call is made again, on another member
- * or, when none has room, after the job waits in the queue (`waitMs`). A 5xx or a failed
- * connection fails over as an unscheduled call would, to a member not tried yet. After
- * `maxTries` calls the last answer stands.
+ * token use, and the store learns what its headers said. An upstream's own 429 is no answer for
+ * the client while another member has room or the job can wait: the call is made again, on another
+ * member or, when none has room, after the job waits in the queue (`waitMs`). A 5xx or a failed
+ * connection fails over as an unscheduled call would, to a member not tried yet. After `maxTries`
+ * calls the last answer stands.
  */
 export async function callWithinCapacity(
   store: CapacityStore,
@@ -45,26 +41,17 @@ export async function callWithinCapacity(
   settings: NonStreamSettings,
   job: ScheduledJob,
   observe: UpstreamObserver | undefined,
-  random: () => number = Math.random,
 ): Promise<ScheduledCall> {
-  const tokens = estimatedTokens(job.request);
+  const tokens = estimatedTokens(job.request.body.rest);
   const failed = new Set<Upstream>();
   let last: NonStreamAnswer | undefined;
   for (let attempt = 0; attempt < settings.maxTries; attempt += 1) {
-    const candidates = inPickOrder(
-      group.members.filter((member) => !failed.has(member)),
-      random,
-    );
+    const candidates = group.members.filter((member) => !failed.has(member));
     if (candidates.length === 0) break;
     const lease = `${job.jobId}:${attempt}:${Date.now()}`;
-    const reservation = await store.reserve(
-      candidates.map(({ label, spec }) => ({ label, capacity: spec.capacity })),
-      tokens,
-      lease,
-      job.deadline - Date.now(),
-    );
-    if (!reservation.granted) return { waitMs: reservation.waitMs };
-    const upstream = candidates[reservation.member] as Upstream;
+    const reservation = await reserveInGroup(store, candidates, tokens, lease, job.deadline - Date.now());
+    if ('waitMs' in reservation) return { waitMs: reservation.waitMs };
+    const { upstream } = reservation;
     let answer: NonStreamAnswer | undefined;
     try {
       answer = await completeFromStream(
@@ -79,7 +66,7 @@ export async function callWithinCapacity(
       const used = answer?.usage ? answer.usage.prompt_tokens + answer.usage.completion_tokens : undefined;
       await store.release(upstream.label, lease, tokens, used);
     }
-    await store.learn(upstream.label, learntFrom(answer, upstream));
+    await store.learn(upstream.label, limitsLearnt(answer.status, answer.headers, upstream));
     last = answer;
     if (answer.status === 429 && answer.errorCode === null) continue;
     if (!isUpstreamFailure(answer)) return { answer };
@@ -88,31 +75,8 @@ export async function callWithinCapacity(
   return last === undefined ? { waitMs: 0 } : { answer: last };
 }
 
-/**
- * What the answer's headers say of the upstream's room; a 429 that says nothing keeps the
- * upstream out until its health's back-off ends, as an unscheduled call would.
- */
-function learntFrom(answer: NonStreamAnswer, upstream: Upstream) {
-  const now = Date.now();
-  const limits = parseRateLimitHeaders(answer.headers, now);
-  if (answer.status === 429 && limits.retryAtMs === undefined && limits.requests === undefined)
-    return { ...limits, retryAtMs: Math.max(upstream.health.recoversAt, now + 1) };
-  return limits;
-}
-
 /** An upstream's own 5xx, or no answer from it at all: worth another member. */
 function isUpstreamFailure(answer: NonStreamAnswer): boolean {
   if (answer.errorCode === null) return answer.status >= 500;
   return answer.errorCode === 'upstream_unavailable';
-}
-
-/** The members in the order the random pick would try them: weighted, healthy ones first. */
-function inPickOrder(members: readonly Upstream[], random: () => number): Upstream[] {
-  const now = Date.now();
-  const keyed = members.map((member) => ({
-    member,
-    // Efraimidis–Spirakis: sorting by u^(1/w) draws a weighted order without replacement.
-    key: (member.health.isHealthy(now) ? 1 : 0) + random() ** (1 / member.weight),
-  }));
-  return keyed.sort((a, b) => b.key - a.key).map(({ member }) => member);
 }

@@ -2,15 +2,16 @@ import {
   type ApiRegistry,
   asProxyError,
   type CompletionJobData,
+  capacityExhausted,
   completeFromStream,
   errorAnswer,
   errorDialectOf,
   errors,
+  hasCapacityLimits,
   isProxyError,
   type Logger,
   type NonStreamAnswer,
   type NonStreamSettings,
-  ProxyError,
   type QueuedAnswer,
   type UpstreamObserver,
   type UpstreamSet,
@@ -18,7 +19,7 @@ import {
 import type { CapacityStore } from '@openai-proxy/shared/redis';
 import { DelayedError, type Job } from 'bullmq';
 import type { CancelRegistry } from './cancel-registry.js';
-import { callWithinCapacity, hasCapacityLimits } from './capacity-scheduling.js';
+import { callWithinCapacity } from './capacity-scheduling.js';
 import { JobHandedBackError } from './hand-back-error.js';
 import type { WorkerMetrics } from './observability/worker-metrics.js';
 
@@ -126,7 +127,7 @@ export function createProcessor(deps: ProcessorDeps) {
         if ('waitMs' in scheduled) {
           // Room comes too late for this client: a 429 now, saying when, rather than at its deadline.
           const roomAt = Date.now() + scheduled.waitMs;
-          if (roomAt >= data.deadline) throw capacityRefusal(scheduled.waitMs);
+          if (roomAt >= data.deadline) throw capacityExhausted(scheduled.waitMs);
           // Otherwise the job waits in the queue (delayed) and any worker takes it up on time.
           await job.moveToDelayed(roomAt, token);
           deps.metrics.capacityDelays.inc();
@@ -175,14 +176,4 @@ export function createProcessor(deps: ProcessorDeps) {
     finish(outcomeOf(answer), answer, chunks);
     return { status: answer.status };
   };
-}
-
-/** Every upstream of the group is at a limit until past the job's deadline. */
-function capacityRefusal(waitMs: number): ProxyError {
-  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-  return new ProxyError(
-    'rate_limit_exceeded',
-    `Every upstream for this model is at its rate limit for about ${seconds} s more, past this request's deadline; try again then.`,
-    { retryAfterSeconds: seconds },
-  );
 }

@@ -18,6 +18,13 @@ export { completionsApi } from './apis/completions-api.js';
 export { messagesApi } from './apis/messages-api.js';
 export { responsesApi } from './apis/responses-api.js';
 export {
+  capacityExhausted,
+  type GroupReservation,
+  hasCapacityLimits,
+  limitsLearnt,
+  reserveInGroup,
+} from './capacity/group-reservation.js';
+export {
   earliestRoomAtMs,
   type LearnedLimits,
   parseRateLimitHeaders,
@@ -87,10 +94,12 @@ export { TextSink } from './upstream/body-sinks.js';
 export {
   type ClientCredential,
   type KeyHeader,
+  type OpenSink,
   streamUpstream,
   toUpstreamError,
   type UpstreamObserver,
   type UpstreamOutcome,
+  type UpstreamRequest,
   type UpstreamTimeouts,
 } from './upstream/call-upstream.js';
 export {

@@ -1,8 +1,10 @@
 import {
   type ClientCredential,
   errors,
+  hasCapacityLimits,
   isUpstreamFailure,
   type KeyHeader,
+  type OpenSink,
   pickForwardedHeaders,
   relayableResponseHeaders,
   streamUpstream,
@@ -10,6 +12,7 @@ import {
   type Upstream,
   type UpstreamGroup,
   type UpstreamObserver,
+  type UpstreamRequest,
   type UpstreamSet,
   type UpstreamTimeouts,
   upstreamBodyIn,
@@ -20,9 +23,15 @@ import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../pipeline/request-context.js';
 import { writeJson } from '../pipeline/write-json.js';
 import { modelRenamingWriter } from './model-renaming-writer.js';
+import { type StreamCapacity, streamWithinCapacity } from './stream-within-capacity.js';
+
+/** How long a stream without UPSTREAM_TOTAL_TIMEOUT_MS holds its upstream's place at most. */
+const STREAM_LEASE_MS = 600_000;
 
 export interface RelaySettings {
   upstreams: UpstreamSet;
+  /** Queue mode: streams to groups with limits wait for an upstream's room (stream-within-capacity.ts). */
+  capacity?: StreamCapacity | undefined;
   maxTries: number;
   timeouts: UpstreamTimeouts;
   totalTimeoutMs: number;
@@ -67,41 +76,46 @@ export async function relayUpstream(
   if (relay.contentType !== undefined) headers['content-type'] = relay.contentType;
   let errorBody: TextSink | undefined;
   try {
-    await streamUpstream(
-      relay.group ?? settings.upstreams.groupFor(undefined) ?? noUpstream(),
-      {
-        endpoint: relay.endpoint,
-        method: relay.method,
-        headers,
-        keyHeader,
-        clientCredential: clientCredential(req, keyHeader),
-        ...(relay.body === undefined ? {} : { body: relay.body }),
-        ...(relay.bodyFor === undefined ? {} : { bodyFor: relay.bodyFor }),
-        signal,
-        maxTries: settings.maxTries,
-      },
-      (upstream, statusCode, upstreamHeaders) => {
-        ctx.upstream = upstream.label;
-        res.statusCode = statusCode;
-        for (const [name, value] of Object.entries(relayableResponseHeaders(upstreamHeaders)))
-          res.setHeader(name, value);
-        const { requestIdHeader, upstreamErrorBody } = ctx.errorDialect;
-        // The proxy's id names the request, as the door said, over the upstream's own.
-        if (requestIdHeader !== undefined) res.setHeader(requestIdHeader, ctx.id);
-        // An error the dialect rewrites is read whole and answered in its shape (below), not piped.
-        if (upstreamErrorBody !== undefined && statusCode >= 400) {
-          errorBody = new TextSink();
-          return errorBody;
-        }
-        // The status line goes out now, so an SSE client sees its 200 before the first event.
-        res.flushHeaders();
-        const model = relay.model;
-        if (model !== undefined && statusCode < 300 && upstream.aliasFor(model) !== undefined)
-          return modelRenamingWriter(res, model);
-        return res;
-      },
-      settings.observe,
-    );
+    const group = relay.group ?? settings.upstreams.groupFor(undefined) ?? noUpstream();
+    const request: UpstreamRequest = {
+      endpoint: relay.endpoint,
+      method: relay.method,
+      headers,
+      keyHeader,
+      clientCredential: clientCredential(req, keyHeader),
+      ...(relay.body === undefined ? {} : { body: relay.body }),
+      ...(relay.bodyFor === undefined ? {} : { bodyFor: relay.bodyFor }),
+      signal,
+      maxTries: settings.maxTries,
+    };
+    const openSink: OpenSink = (upstream, statusCode, upstreamHeaders) => {
+      ctx.upstream = upstream.label;
+      res.statusCode = statusCode;
+      for (const [name, value] of Object.entries(relayableResponseHeaders(upstreamHeaders)))
+        res.setHeader(name, value);
+      const { requestIdHeader, upstreamErrorBody } = ctx.errorDialect;
+      // The proxy's id names the request, as the door said, over the upstream's own.
+      if (requestIdHeader !== undefined) res.setHeader(requestIdHeader, ctx.id);
+      // An error the dialect rewrites is read whole and answered in its shape (below), not piped.
+      if (upstreamErrorBody !== undefined && statusCode >= 400) {
+        errorBody = new TextSink();
+        return errorBody;
+      }
+      // The status line goes out now, so an SSE client sees its 200 before the first event.
+      res.flushHeaders();
+      const model = relay.model;
+      if (model !== undefined && statusCode < 300 && upstream.aliasFor(model) !== undefined)
+        return modelRenamingWriter(res, model);
+      return res;
+    };
+    // Without Redis no limit can be kept: streams go on unscheduled, as they do without limits.
+    if (settings.capacity?.store.isReady() && hasCapacityLimits(group)) {
+      // A stream holds its upstream's place as long as it may last.
+      const leaseMs = settings.totalTimeoutMs > 0 ? settings.totalTimeoutMs : STREAM_LEASE_MS;
+      await streamWithinCapacity(settings.capacity, group, request, openSink, settings.observe, leaseMs);
+    } else {
+      await streamUpstream(group, request, openSink, settings.observe);
+    }
     if (errorBody !== undefined)
       writeJson(res, res.statusCode, upstreamBodyIn(ctx.errorDialect, res.statusCode, errorBody.text));
   } catch (error) {

@@ -160,6 +160,16 @@ export class CapacityStore {
     this.redis = redis as RedisClient & CapacityCommands;
   }
 
+  /** Closes its connection (a gateway's own; a worker's is shared and closed with the worker). */
+  close(): void {
+    this.redis.disconnect();
+  }
+
+  /** Whether its Redis connection is up: without it no limit can be kept. */
+  isReady(): boolean {
+    return this.redis.status === 'ready';
+  }
+
   /**
    * Reserves the first of `members` with room for a call costing `tokens`, its place held for
    * `leaseMs` at most (the call's deadline): `lease` names the reservation for `release`.

@@ -1,0 +1,72 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { ProxyError } from '../fold/errors.js';
+import type { Upstream } from '../upstream/upstream.js';
+import type { UpstreamGroup } from '../upstream/upstream-group.js';
+import type { CapacityStore } from './capacity-store.js';
+import { type LearnedLimits, parseRateLimitHeaders } from './rate-limit-headers.js';
+
+/** Whether a group is scheduled by capacity: some member has a limit configured. */
+export function hasCapacityLimits(group: UpstreamGroup): boolean {
+  return group.members.some((member) => member.spec.capacity !== undefined);
+}
+
+export type GroupReservation = { upstream: Upstream; lease: string } | { waitMs: number };
+
+/**
+ * Reserves one of `members` for a call costing `tokens`: they are offered in the order the random
+ * pick would try them (by weight, healthy ones first), and the store takes the first with room.
+ */
+export async function reserveInGroup(
+  store: CapacityStore,
+  members: readonly Upstream[],
+  tokens: number,
+  lease: string,
+  leaseMs: number,
+  random: () => number = Math.random,
+): Promise<GroupReservation> {
+  const ordered = inPickOrder(members, random);
+  const reservation = await store.reserve(
+    ordered.map(({ label, spec }) => ({ label, capacity: spec.capacity })),
+    tokens,
+    lease,
+    leaseMs,
+  );
+  if (!reservation.granted) return { waitMs: reservation.waitMs };
+  return { upstream: ordered[reservation.member] as Upstream, lease };
+}
+
+/**
+ * What an answer's headers say of its upstream's room; a 429 that says nothing keeps the upstream
+ * out until its health's back-off ends, as an unscheduled call would.
+ */
+export function limitsLearnt(
+  status: number,
+  headers: IncomingHttpHeaders | Record<string, string>,
+  upstream: Upstream,
+  nowMs = Date.now(),
+): LearnedLimits {
+  const limits = parseRateLimitHeaders(headers, nowMs);
+  if (status === 429 && limits.retryAtMs === undefined && limits.requests === undefined)
+    return { ...limits, retryAtMs: Math.max(upstream.health.recoversAt, nowMs + 1) };
+  return limits;
+}
+
+/** Every upstream of the group is at a limit for longer than the request may wait. */
+export function capacityExhausted(waitMs: number): ProxyError {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  return new ProxyError(
+    'rate_limit_exceeded',
+    `Every upstream for this model is at its rate limit for about ${seconds} s more, longer than this request may wait; try again then.`,
+    { retryAfterSeconds: seconds },
+  );
+}
+
+function inPickOrder(members: readonly Upstream[], random: () => number): Upstream[] {
+  const now = Date.now();
+  const keyed = members.map((member) => ({
+    member,
+    // Efraimidis–Spirakis: sorting by u^(1/w) draws a weighted order without replacement.
+    key: (member.health.isHealthy(now) ? 1 : 0) + random() ** (1 / member.weight),
+  }));
+  return keyed.sort((a, b) => b.key - a.key).map(({ member }) => member);
+}
