@@ -75,6 +75,11 @@ export const gatewayVars = {
    * wait for an upstream's room before it gets the 429 with the computed Retry-After.
    */
   STREAM_CAPACITY_WAIT_MS: intVar(2_000, 0),
+  /**
+   * Queue mode: the most non-stream requests one client (its key, or its address without keys)
+   * may have queued or running at once; past it, 429 while the others keep their turn. 0: off.
+   */
+  KEY_MAX_QUEUED: intVar(0, 0),
 } as const;
 
 export const gatewaySchema = z.object(gatewayVars);

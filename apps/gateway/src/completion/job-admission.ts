@@ -11,20 +11,35 @@ import type { Queue } from './bullmq-queue.js';
  * add failed; the script itself drops those whose job is already in the queue, so a job is never
  * counted twice in the moment between its add and that withdrawal. One whose gateway died in
  * between expires after ADMISSION_TTL_MS (the set itself too, once no admission came for that long).
+ *
+ * KEY_MAX_QUEUED, in the same script: each client (its key, or its address without keys) has a
+ * set of its jobs not yet answered, each until its deadline, so one client flooding the queue is
+ * refused past its share while the others keep their turn.
  */
 const ADMISSION_TTL_MS = 10_000;
 
 const ADMIT = `local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local perClient = tonumber(ARGV[4])
+if perClient > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now)
+  local held = redis.call('ZCARD', KEYS[6])
+  if held >= perClient then return {2, held} end
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - ${ADMISSION_TTL_MS})
 for _, id in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
   if redis.call('EXISTS', ARGV[3] .. id) == 1 then redis.call('ZREM', KEYS[5], id) end
 end
 local depth = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
   + redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[5])
-if depth >= tonumber(ARGV[1]) then return depth end
+if depth >= tonumber(ARGV[1]) then return {0, depth} end
 redis.call('ZADD', KEYS[5], now, ARGV[2])
 redis.call('PEXPIRE', KEYS[5], ${ADMISSION_TTL_MS})
-return -1`;
+if perClient > 0 then
+  local ttl = tonumber(ARGV[5])
+  redis.call('ZADD', KEYS[6], now + ttl, ARGV[2])
+  redis.call('PEXPIRE', KEYS[6], ttl)
+end
+return {1, 0}`;
 
 interface AdmissionCommands {
   admitJob(
@@ -33,47 +48,77 @@ interface AdmissionCommands {
     prioritized: string,
     delayed: string,
     admissions: string,
+    clientJobs: string,
     maxDepth: number,
     jobId: string,
     jobKeyPrefix: string,
-  ): Promise<number>;
+    maxPerClient: number,
+    timeoutMs: number,
+  ): Promise<[number, number]>;
 }
 
+/** Who a job is for, when each client's share is capped (KEY_MAX_QUEUED). */
+export interface JobClient {
+  /** Their key's digest, or their address: never the key itself. */
+  id: string;
+  /** How long the job may be unanswered: its place is given back by then at the latest. */
+  timeoutMs: number;
+}
+
+export type Admission =
+  | { admitted: true }
+  | { admitted: false; reason: 'queue_full'; depth: number }
+  | { admitted: false; reason: 'client_share'; held: number };
+
 export interface JobAdmission {
-  /** Records the job as on its way into the queue; `{ depth }` when the queue is full instead. */
-  admit(jobId: string): Promise<{ admitted: true } | { admitted: false; depth: number }>;
+  /** Records the job as on its way into the queue, or says why it may not come. */
+  admit(jobId: string, client?: JobClient): Promise<Admission>;
   /** The job is in the queue now (or its add failed): it no longer counts as on its way. */
   settle(jobId: string): void;
+  /** The job was answered (or given up): its client's place is free. */
+  leave(jobId: string, client: JobClient): void;
 }
 
 export function jobAdmission(
   redis: RedisClient,
   queue: Queue,
   names: QueueNames,
-  maxDepth: number,
+  limits: { maxDepth: number; maxPerClient: number },
   onError: (error: unknown) => void,
 ): JobAdmission {
-  redis.defineCommand('admitJob', { numberOfKeys: 5, lua: ADMIT });
+  redis.defineCommand('admitJob', { numberOfKeys: 6, lua: ADMIT });
   const scripted = redis as RedisClient & AdmissionCommands;
   const { wait, paused, prioritized, delayed } = queue.keys;
+  const clientJobs = (client: JobClient | undefined) =>
+    `${names.prefix}:client-jobs:${client?.id ?? 'anyone'}`;
   return {
-    async admit(jobId) {
-      const depth = await scripted.admitJob(
+    async admit(jobId, client) {
+      const perClient = client === undefined ? 0 : limits.maxPerClient;
+      const [outcome, count] = await scripted.admitJob(
         wait as string,
         paused as string,
         prioritized as string,
         delayed as string,
         names.admissionsKey,
-        maxDepth,
+        clientJobs(client),
+        limits.maxDepth,
         jobId,
         // A job's own hash (BullMQ's `<prefix>:<queue>:<id>`), in the same hash slot as the rest.
         queue.toKey(''),
+        perClient,
+        Math.max(1, Math.ceil(client?.timeoutMs ?? 1)),
       );
-      return depth < 0 ? { admitted: true } : { admitted: false, depth };
+      if (outcome === 1) return { admitted: true };
+      return outcome === 2
+        ? { admitted: false, reason: 'client_share', held: count }
+        : { admitted: false, reason: 'queue_full', depth: count };
     },
     settle(jobId) {
       // Not awaited: the client waits for its answer, not for this.
       redis.zrem(names.admissionsKey, jobId).catch(onError);
+    },
+    leave(jobId, client) {
+      redis.zrem(clientJobs(client), jobId).catch(onError);
     },
   };
 }

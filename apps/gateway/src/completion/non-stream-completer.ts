@@ -22,6 +22,8 @@ export interface NonStreamCompleter {
     request: FoldRequest,
     timeoutMs: number,
     signal: AbortSignal,
+    /** Who asked (a key's digest, or an address): queue mode caps each one's share (KEY_MAX_QUEUED). */
+    client?: string,
   ): Promise<CompletedAnswer>;
   /** Queue mode's view of Redis, workers and depth; standalone mode has none. */
   readonly queueHealth?: QueueHealth;

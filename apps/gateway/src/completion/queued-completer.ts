@@ -9,6 +9,7 @@ import {
   errors,
   type FoldRequest,
   type Logger,
+  ProxyError,
   queueNames,
   type RedisTopology,
 } from '@openai-proxy/shared';
@@ -36,6 +37,7 @@ type QueueSettings = Pick<
   | 'REQUEST_TIMEOUT_MS'
   | 'RESULT_POLL_INTERVAL_MS'
   | 'MAX_QUEUE_DEPTH'
+  | 'KEY_MAX_QUEUED'
   | 'NO_WORKERS_REFUSE_AFTER_MS'
   | 'ADMIN_API_KEYS'
 > & { redis: RedisTopology };
@@ -134,7 +136,13 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
       for (const jobId of this.waiters.rejectQueued(noWorkers(silentForMs))) void this.cancel(jobId);
     });
     const debug = (error: unknown) => this.logger.debug({ err: error }, 'redis command failed');
-    this.admission = jobAdmission(this.commands, this.queue, names, config.MAX_QUEUE_DEPTH, debug);
+    this.admission = jobAdmission(
+      this.commands,
+      this.queue,
+      names,
+      { maxDepth: config.MAX_QUEUE_DEPTH, maxPerClient: config.KEY_MAX_QUEUED },
+      debug,
+    );
     this.lostJobs = new LostJobWatch(this.commands, this.queue, names);
     this.lostTimer = setInterval(() => void this.answerLostJobs(), LOST_JOB_CHECK_MS);
     this.lostTimer.unref();
@@ -190,15 +198,25 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
     request: FoldRequest,
     timeoutMs: number,
     signal: AbortSignal,
+    clientId?: string,
   ): Promise<CompletedAnswer> {
     if (!this.isReady()) throw queueUnavailable();
     const silentForMs = this.workers.missingFor();
     if (silentForMs !== undefined) throw noWorkers(silentForMs);
     const jobId = randomUUID();
-    const admitted = await this.admission.admit(jobId).catch((error: unknown) => {
+    const client =
+      clientId === undefined || this.config.KEY_MAX_QUEUED === 0 ? undefined : { id: clientId, timeoutMs };
+    const admitted = await this.admission.admit(jobId, client).catch((error: unknown) => {
       this.logRedisFailure(error, 'could not admit a job');
       throw queueUnavailable();
     });
+    if (!admitted.admitted && admitted.reason === 'client_share') {
+      throw new ProxyError(
+        'rate_limit_exceeded',
+        `This client already has ${admitted.held} requests queued or running (KEY_MAX_QUEUED); try again when one is answered.`,
+        { retryAfterSeconds: 1 },
+      );
+    }
     if (!admitted.admitted) {
       throw errors.unavailable(
         `The queue is full (${admitted.depth} jobs waiting); try again shortly.`,
@@ -227,6 +245,7 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
       this.waiters.reject(jobId, queueUnavailable());
       this.logRedisFailure(error, 'could not queue a job');
       void answer.catch(() => undefined);
+      if (client !== undefined) this.admission.leave(jobId, client);
       throw queueUnavailable();
     } finally {
       this.admission.settle(jobId);
@@ -237,7 +256,10 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
     };
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
-    return answer.finally(() => signal.removeEventListener('abort', onAbort));
+    return answer.finally(() => {
+      signal.removeEventListener('abort', onAbort);
+      if (client !== undefined) this.admission.leave(jobId, client);
+    });
   }
 
   close(): Promise<void> {

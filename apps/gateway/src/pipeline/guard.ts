@@ -30,7 +30,7 @@ export type Guard = (req: Request, res: Response, ctx: RequestContext) => Promis
  * 4. with a rate limit, the client's allowance: the digest of the key it presented, else its IP.
  */
 export function createGuard(
-  config: Pick<GatewayConfig, 'MAX_BODY_BYTES' | 'GATEWAY_API_KEYS' | 'UPSTREAM_API_KEY'>,
+  config: Pick<GatewayConfig, 'MAX_BODY_BYTES' | 'GATEWAY_API_KEYS' | 'UPSTREAM_API_KEY' | 'KEY_MAX_QUEUED'>,
   limiter: RequestLimiter | undefined,
   keyHeader: KeyHeader = 'authorization',
 ): Guard {
@@ -59,7 +59,8 @@ export function createGuard(
         if (!keys.matches(presented)) throw new ProxyError('invalid_api_key', 'Incorrect API key provided.');
       }
       const credential = presented ?? authorization;
-      if (limit !== undefined && credential !== undefined)
+      // Who the client is, for its rate limit and its share of the queue (KEY_MAX_QUEUED).
+      if ((limit !== undefined || config.KEY_MAX_QUEUED > 0) && credential !== undefined)
         ctx.clientKeyDigest = keyDigest(credential).toString('hex');
       if (serverSideKeys) {
         delete req.headers.authorization;

@@ -70,6 +70,7 @@ export function completionRoute(api: CompletionApi, deps: RouteDeps): RouteHandl
         },
         deadline.ms,
         ctx.clientGone,
+        ctx.clientKeyDigest === undefined ? `ip:${req.ip ?? 'unknown'}` : `key:${ctx.clientKeyDigest}`,
       );
       answer = answerInClientTerms(deadline, answer, errorDialect);
     } catch (thrown) {
