@@ -1,5 +1,5 @@
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
-import { type AppProcess, type Stack, startStack } from '@openai-proxy/test-support';
+import { type AppProcess, freePort, type Stack, startStack } from '@openai-proxy/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type JsonAnswer, postJson } from './support/http.js';
 import { upstreamsFileDir } from './support/upstreams-file.js';
@@ -10,11 +10,13 @@ import { upstreamsFileDir } from './support/upstreams-file.js';
 // are saturated (every call a 429 with `retry-after: 60`).
 
 const KEYS = ['key-a', 'key-b', 'key-c'];
+const ADMIN_KEY = 'capacity-admin';
 const LIMIT_PER_SECOND = 10;
 
 let limited: MockUpstream[];
 let saturated: MockUpstream[];
 let stack: Stack<never, { one: { run: 'process' }; two: { run: 'process' } }, 'farm'>;
+let workerMetricsPort: number;
 const files = upstreamsFileDir();
 
 beforeAll(async () => {
@@ -32,6 +34,7 @@ beforeAll(async () => {
     'upstreams.yaml',
     `upstreams:\n${limited.map((u) => entry(u, 'limited')).join('')}${saturated.map((u) => entry(u, 'saturated')).join('')}`,
   );
+  workerMetricsPort = await freePort();
   stack = await startStack({
     redis: true,
     env: {
@@ -39,9 +42,18 @@ beforeAll(async () => {
       QUEUE_PREFIX: `{test-${process.pid}-capacity}`,
       GATEWAY_API_KEYS: KEYS.join(','),
       MAX_INFLIGHT: '2000',
+      ADMIN_API_KEYS: ADMIN_KEY,
     },
     gateways: { one: { run: 'process' }, two: { run: 'process' } },
-    workers: { farm: { env: { WORKER_PROCESSES: '2', WORKER_CONCURRENCY: '100' } } },
+    workers: {
+      farm: {
+        env: {
+          WORKER_PROCESSES: '2',
+          WORKER_CONCURRENCY: '100',
+          WORKER_METRICS_PORT: String(workerMetricsPort),
+        },
+      },
+    },
   });
 }, 60_000);
 
@@ -57,6 +69,31 @@ const ask = (gateway: AppProcess, key: string, model: string, content: string, e
     { model, messages: [{ role: 'user', content }] },
     { authorization: `Bearer ${key}`, ...extra },
   );
+
+/** A counter's value as the worker farm's /metrics says it (summed over its children). */
+async function workerCounter(name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();
+  const line = text.split('\n').find((row) => row.startsWith(`${name} `));
+  return line === undefined ? 0 : Number(line.split(' ')[1]);
+}
+
+interface StatusUpstream {
+  label: string;
+  capacity: {
+    limits: Record<string, number> | null;
+    inFlight: number;
+    callsLastMinute: number;
+    requestsLeft: { remaining: number; resetInMs: number } | null;
+    retryInMs: number;
+  } | null;
+}
+
+async function statusUpstreams(): Promise<StatusUpstream[]> {
+  const response = await fetch(`${stack.gateways.one.url}/admin/status`, {
+    headers: { authorization: `Bearer ${ADMIN_KEY}` },
+  });
+  return ((await response.json()) as { upstreams: StatusUpstream[] }).upstreams;
+}
 
 const contentOf = (answer: JsonAnswer) =>
   (answer.json.choices as { message: { content: string } }[] | undefined)?.[0]?.message.content;
@@ -99,6 +136,14 @@ describe('a burst above what the upstreams allow', () => {
     expect(refusedByUpstreams.reduce((sum, n) => sum + n, 0)).toBeLessThanOrEqual(30);
     // 300 requests at 20 a second cannot take less than 14 s (the first window is free).
     expect(seconds).toBeGreaterThan(13);
+    expect(await workerCounter('openai_proxy_worker_capacity_delays_total')).toBeGreaterThan(0);
+    // What every gateway shows of each upstream's room: its limits and the minute's calls.
+    const shown = await statusUpstreams();
+    for (const upstream of limited) {
+      const seen = shown.find((entry) => entry.label === new URL(upstream.url).host);
+      expect(seen?.capacity).toMatchObject({ limits: { rpm: LIMIT_PER_SECOND * 60 }, inFlight: 0 });
+      expect(seen?.capacity?.callsLastMinute).toBe(150);
+    }
   }, 90_000);
 });
 
@@ -119,6 +164,13 @@ describe('a group at its limit past the request deadline', () => {
     expect(Number(second.headers.get('retry-after'))).toBeGreaterThanOrEqual(55);
     // What the upstreams said is known to every worker: nobody asks them again before then.
     expect(saturated.map((upstream) => upstream.stats.requests)).toEqual([1, 1]);
+    // The first request's first 429 was tried again elsewhere; the two requests were refused.
+    expect(await workerCounter('openai_proxy_worker_upstream_429s_absorbed_total')).toBeGreaterThanOrEqual(1);
+    expect(await workerCounter('openai_proxy_worker_capacity_refusals_total')).toBe(2);
+    for (const upstream of saturated) {
+      const seen = (await statusUpstreams()).find((entry) => entry.label === new URL(upstream.url).host);
+      expect(seen?.capacity?.retryInMs).toBeGreaterThan(50_000);
+    }
   }, 30_000);
 });
 

@@ -98,6 +98,7 @@ export function createServer(deps: GatewayDeps): Express {
       completer: deps.completer,
       upstreams: deps.upstreams,
       board: deps.board,
+      capacity: deps.capacity?.store,
     });
   app.use((req, res, next) => {
     const label: RouteLabel = PROBE_ROUTES.has(req.path) ? (req.path as RouteLabel) : 'other';

@@ -41,6 +41,8 @@ export async function callWithinCapacity(
   settings: NonStreamSettings,
   job: ScheduledJob,
   observe: UpstreamObserver | undefined,
+  /** Called for each upstream 429 the client will not see (tried again, here or after a wait). */
+  absorbed429: () => void = () => undefined,
 ): Promise<ScheduledCall> {
   const tokens = estimatedTokens(job.request.body.rest);
   const failed = new Set<Upstream>();
@@ -68,7 +70,11 @@ export async function callWithinCapacity(
     }
     await store.learn(upstream.label, limitsLearnt(answer.status, answer.headers, upstream));
     last = answer;
-    if (answer.status === 429 && answer.errorCode === null) continue;
+    if (answer.status === 429 && answer.errorCode === null) {
+      // Another try follows (a call or a wait in the queue): the client never sees this one.
+      if (attempt + 1 < settings.maxTries) absorbed429();
+      continue;
+    }
     if (!isUpstreamFailure(answer)) return { answer };
     failed.add(upstream);
   }

@@ -123,11 +123,15 @@ export function createProcessor(deps: ProcessorDeps) {
           deps.settings,
           { api, request, jobId, deadline: data.deadline, signal },
           deps.observe,
+          () => deps.metrics.upstream429sAbsorbed.inc(),
         );
         if ('waitMs' in scheduled) {
           // Room comes too late for this client: a 429 now, saying when, rather than at its deadline.
           const roomAt = Date.now() + scheduled.waitMs;
-          if (roomAt >= data.deadline) throw capacityExhausted(scheduled.waitMs);
+          if (roomAt >= data.deadline) {
+            deps.metrics.capacityRefusals.inc();
+            throw capacityExhausted(scheduled.waitMs);
+          }
           // Otherwise the job waits in the queue (delayed) and any worker takes it up on time.
           await job.moveToDelayed(roomAt, token);
           deps.metrics.capacityDelays.inc();

@@ -5,6 +5,7 @@
  */
 export {
   type CapacityMember,
+  type CapacitySnapshot,
   CapacityStore,
   CONCURRENCY_POLL_MS,
   type Reservation,

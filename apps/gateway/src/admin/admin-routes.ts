@@ -1,4 +1,5 @@
 import { ProxyError, type UpstreamSet } from '@openai-proxy/shared';
+import type { CapacityStore } from '@openai-proxy/shared/redis';
 import type { Express } from 'express';
 import type { NonStreamCompleter } from '../completion/non-stream-completer.js';
 import type { GatewayConfig } from '../config.js';
@@ -14,6 +15,8 @@ export interface AdminDeps {
   upstreams: UpstreamSet;
   /** Queue mode: bull-board and the worker list; absent in standalone mode, which has no queue. */
   board?: QueueBoard | undefined;
+  /** Queue mode: each upstream's room, as the workers and gateways share it. */
+  capacity?: CapacityStore | undefined;
 }
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
@@ -39,6 +42,7 @@ export function addAdminRoutes(app: Express, door: Door, deps: AdminDeps): void 
     upstreams: deps.upstreams,
     inFlight: door.inflight,
     liveWorkers: deps.board?.liveWorkers,
+    capacity: deps.capacity,
   });
   app.get(
     '/admin/status',

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import type { UpstreamSet } from '@openai-proxy/shared';
+import type { Upstream, UpstreamSet } from '@openai-proxy/shared';
+import type { CapacityStore } from '@openai-proxy/shared/redis';
 import type { NonStreamCompleter } from '../completion/non-stream-completer.js';
 import type { GatewayConfig } from '../config.js';
 import type { RouteHandler } from '../pipeline/request-door.js';
@@ -16,6 +17,8 @@ export interface StatusSources {
   inFlight(): number;
   /** Queue mode: the ids of the live worker processes. */
   liveWorkers?: (() => Promise<string[]>) | undefined;
+  /** Queue mode: each upstream's room (limits, calls held, what its headers said last). */
+  capacity?: CapacityStore | undefined;
 }
 
 /**
@@ -30,9 +33,10 @@ export function gatewayStatus(sources: StatusSources): RouteHandler {
     const now = Date.now();
     const health = completer.queueHealth;
     const queueMode = health !== undefined;
-    const [queue, workerIds] = await Promise.all([
+    const [queue, workerIds, rooms] = await Promise.all([
       health?.sampleQueue().catch(() => ({})),
       sources.liveWorkers?.().catch(() => undefined),
+      Promise.all(upstreams.all.map((upstream) => capacityOf(upstream, sources.capacity, now))),
     ]);
     const redisReady = health?.isReady() ?? false;
     res.json({
@@ -43,11 +47,12 @@ export function gatewayStatus(sources: StatusSources): RouteHandler {
       startedAt: STARTED_AT.toISOString(),
       uptimeSeconds: Math.round(process.uptime()),
       redis: queueMode ? (redisReady ? 'ok' : 'unavailable') : 'not_used',
-      upstreams: upstreams.all.map((upstream) => ({
+      upstreams: upstreams.all.map((upstream, index) => ({
         label: upstream.label,
         healthy: upstream.health.isHealthy(now),
         consecutiveFailures: upstream.health.failures,
         coolingDownForMs: Math.max(0, upstream.health.recoversAt - now),
+        capacity: rooms[index] ?? null,
       })),
       workers: queueMode
         ? {
@@ -63,6 +68,16 @@ export function gatewayStatus(sources: StatusSources): RouteHandler {
   };
 }
 
+/**
+ * An upstream's room as every worker and gateway sees it: its configured limits and what the
+ * store holds now. Null where nothing is kept (standalone mode, or Redis away).
+ */
+async function capacityOf(upstream: Upstream, store: CapacityStore | undefined, now: number) {
+  if (store === undefined || !store.isReady()) return null;
+  const held = await store.snapshot(upstream.label, now).catch(() => undefined);
+  return held === undefined ? null : { limits: upstream.spec.capacity ?? null, ...held };
+}
+
 /** The settings that decide when a request is refused, cut short or slowed. */
 function limitsInForce(config: GatewayConfig) {
   return {
@@ -76,6 +91,8 @@ function limitsInForce(config: GatewayConfig) {
         : null,
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
     noWorkersRefuseAfterMs: config.NO_WORKERS_REFUSE_AFTER_MS,
+    keyMaxQueued: config.KEY_MAX_QUEUED,
+    streamCapacityWaitMs: config.STREAM_CAPACITY_WAIT_MS,
     upstreamMaxTries: config.UPSTREAM_MAX_TRIES,
     upstreamTimeoutsMs: {
       connect: config.UPSTREAM_CONNECT_TIMEOUT_MS,

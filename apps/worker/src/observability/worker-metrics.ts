@@ -20,6 +20,10 @@ export interface WorkerMetrics {
   activeJobs: Gauge;
   /** Jobs put back to wait for an upstream's room (capacity-scheduling.ts). */
   capacityDelays: Counter;
+  /** Upstream 429s no client saw: the call was made again, elsewhere or after a wait. */
+  upstream429sAbsorbed: Counter;
+  /** Jobs answered 429 because every upstream's room came after their deadline. */
+  capacityRefusals: Counter;
   tokens: Counter<'model' | 'type'>;
   /** Adds a folded answer's usage to `tokens`, with the model label capped (token-counter.ts). */
   countTokens(answer: AnswerTokens): void;
@@ -79,6 +83,16 @@ export function createWorkerMetrics(
     capacityDelays: new Counter({
       name: 'openai_proxy_worker_capacity_delays_total',
       help: 'Jobs that waited in the queue for an upstream to have room instead of being answered 429.',
+      registers,
+    }),
+    upstream429sAbsorbed: new Counter({
+      name: 'openai_proxy_worker_upstream_429s_absorbed_total',
+      help: 'Upstream 429 answers no client saw: the job tried another upstream or waited for room.',
+      registers,
+    }),
+    capacityRefusals: new Counter({
+      name: 'openai_proxy_worker_capacity_refusals_total',
+      help: 'Jobs answered 429 because every upstream of their group had room only after their deadline.',
       registers,
     }),
     tokens,

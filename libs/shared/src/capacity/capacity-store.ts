@@ -143,6 +143,20 @@ export interface CapacityMember {
   readonly capacity: UpstreamCapacity | undefined;
 }
 
+/** One upstream's room as the store holds it now, for an operator (`/admin/status`). */
+export interface CapacitySnapshot {
+  /** Calls it holds now (leases not yet released or expired). */
+  inFlight: number;
+  /** Calls begun in the last minute, and their tokens (estimates, corrected by usage). */
+  callsLastMinute: number;
+  tokensLastMinute: number;
+  /** What its headers said last, while their window lasts; null once it has reset. */
+  requestsLeft: { remaining: number; resetInMs: number } | null;
+  tokensLeft: { remaining: number; resetInMs: number } | null;
+  /** Kept out by a `retry-after` for this long; 0 when not. */
+  retryInMs: number;
+}
+
 export type Reservation =
   | { granted: true; member: number; lease: string }
   | { granted: false; waitMs: number };
@@ -219,6 +233,33 @@ export class CapacityStore {
       retryAtMs ?? '',
       nowMs,
     );
+  }
+
+  /** What the store holds of an upstream's room now. */
+  async snapshot(label: string, nowMs = Date.now()): Promise<CapacitySnapshot> {
+    const [state, leases, calls] = this.keysOf(label);
+    const replies = await this.redis
+      .multi()
+      .hgetall(state)
+      .zcount(leases, nowMs + 1, '+inf')
+      .zrangebyscore(calls, nowMs - WINDOW_MS + 1, '+inf')
+      .exec();
+    const [learnt, inFlight, recent] = (replies ?? []).map(([, value]) => value) as [
+      Record<string, string> | undefined,
+      number | undefined,
+      string[] | undefined,
+    ];
+    const field = (name: string) => Number(learnt?.[name] ?? Number.NaN);
+    const window = (remaining: string, reset: string) =>
+      field(reset) > nowMs ? { remaining: field(remaining), resetInMs: field(reset) - nowMs } : null;
+    return {
+      inFlight: inFlight ?? 0,
+      callsLastMinute: recent?.length ?? 0,
+      tokensLastMinute: (recent ?? []).reduce((sum, call) => sum + Number(call.split('|').at(-1) ?? 0), 0),
+      requestsLeft: window('reqRemaining', 'reqReset'),
+      tokensLeft: window('tokRemaining', 'tokReset'),
+      retryInMs: Math.max(0, (field('retryAt') || 0) - nowMs),
+    };
   }
 
   /** Its state, leases and calls: one hash slot with the queue's own keys (the prefix's `{tag}`). */
