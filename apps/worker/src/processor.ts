@@ -75,7 +75,8 @@ export function createProcessor(deps: ProcessorDeps) {
       const seconds = (Date.now() - started) / 1000;
       deps.metrics.jobs.inc({ outcome });
       deps.metrics.jobDuration.observe({ outcome }, seconds);
-      deps.logger.info(
+      // A job that waits for room may do so many times a minute: one line each only at debug.
+      deps.logger[outcome === 'delayed' ? 'debug' : 'info'](
         {
           jobId,
           requestId: request.requestId,

@@ -36,6 +36,7 @@ const spec = (host: string, fields: Partial<UpstreamSpec> = {}): UpstreamSpec =>
   connections: 4,
   timeouts: { connectMs: 1000, firstByteMs: 1000, idleMs: 1000 },
   capacity: undefined,
+  healthCheckPath: undefined,
   ...fields,
 });
 

@@ -6,6 +6,7 @@
 export class UpstreamHealth {
   private consecutiveFailures = 0;
   private coolUntilMs = 0;
+  private toldToWait = false;
 
   constructor(
     private readonly baseCooldownMs: number,
@@ -25,15 +26,25 @@ export class UpstreamHealth {
     return this.consecutiveFailures;
   }
 
+  /**
+   * Cooling down from a failure of its own (a connect error, a 5xx, a timeout), not because it said
+   * when to come back (`Retry-After`): a health probe may then end the cool-down early.
+   */
+  isProbeable(nowMs: number): boolean {
+    return !this.isHealthy(nowMs) && !this.toldToWait;
+  }
+
   markFailure(nowMs: number, retryAfterMs?: number): void {
     this.consecutiveFailures += 1;
     const backoff = Math.min(this.maxCooldownMs, this.baseCooldownMs * 2 ** (this.consecutiveFailures - 1));
     this.coolUntilMs = nowMs + (retryAfterMs ?? backoff);
+    this.toldToWait = retryAfterMs !== undefined;
   }
 
   markSuccess(): void {
     this.consecutiveFailures = 0;
     this.coolUntilMs = 0;
+    this.toldToWait = false;
   }
 }
 

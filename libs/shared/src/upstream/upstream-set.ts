@@ -1,4 +1,5 @@
 import type { UpstreamConfig } from '../config/schema.js';
+import { HealthProbes } from './health-probes.js';
 import { Upstream } from './upstream.js';
 import { UpstreamGroup } from './upstream-group.js';
 import { type UpstreamSpec, upstreamSpecs } from './upstream-specs.js';
@@ -78,6 +79,7 @@ export class UpstreamSet {
   private readonly retiring = new Set<Upstream>();
   private readonly cooldown: { cooldownMs: number; cooldownMaxMs: number };
   private readonly random: () => number;
+  private readonly probes: HealthProbes;
 
   constructor(config: UpstreamConfig, options: { env?: Env; random?: () => number } = {}) {
     this.random = options.random ?? Math.random;
@@ -91,6 +93,7 @@ export class UpstreamSet {
       this.random,
       undefined,
     );
+    this.probes = new HealthProbes(() => this.table.all);
   }
 
   get all(): readonly Upstream[] {
@@ -137,6 +140,7 @@ export class UpstreamSet {
 
   /** At shutdown every pool ends now, a retiring one too: nothing is left to wait for. */
   close(): Promise<void> {
+    this.probes.stop();
     this.closing ??= Promise.all(
       [...this.table.all, ...this.retiring].map((upstream) => upstream.close().catch(() => undefined)),
     ).then(() => undefined);

@@ -34,6 +34,11 @@ export interface UpstreamSpec {
   timeouts: UpstreamTimeouts;
   /** Limits this upstream's provider sets on its key; undefined: none configured. */
   capacity: UpstreamCapacity | undefined;
+  /**
+   * The path below `/v1` probed with a GET while it cools down after a failure (`/models` for
+   * `health_check: true`): an answer below 500 brings it back at once. Undefined: no probe.
+   */
+  healthCheckPath: string | undefined;
 }
 
 /**
@@ -62,6 +67,7 @@ export function upstreamSpecs(config: UpstreamConfig, env: Env): UpstreamSpec[] 
     connections: config.UPSTREAM_CONNECTIONS,
     timeouts: defaultTimeouts(config),
     capacity: undefined,
+    healthCheckPath: undefined,
   }));
 }
 
@@ -113,6 +119,11 @@ const upstreamEntry = z.strictObject(
     max_concurrency: positiveCount.optional(),
     rpm: positiveCount.optional(),
     tpm: positiveCount.optional(),
+    health_check: z
+      .union([z.boolean(), z.string().regex(/^\/[^\s]*$/)], {
+        error: 'must be true, false, or a path below /v1 starting with / (e.g. /models)',
+      })
+      .optional(),
   },
   { error: (issue) => (issue.code === 'unrecognized_keys' ? undefined : 'must be a mapping of fields') },
 );
@@ -221,6 +232,7 @@ function toSpec(entry: UpstreamEntry, apiKey: string | undefined, config: Upstre
       idleMs: entry.idle_timeout_ms ?? defaults.idleMs,
     },
     capacity: capacityOf(entry),
+    healthCheckPath: entry.health_check === true ? '/models' : entry.health_check || undefined,
   };
 }
 
