@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   answers200,
   type SpawnedProcess as BenchProcess,
@@ -20,6 +23,11 @@ export interface ClusterOptions {
   workerConcurrency: number;
   /** Also start a gateway without REDIS_URL (standalone mode). */
   withStandalone: boolean;
+  /**
+   * Also start a queue-mode gateway and worker farm whose upstream has limits it never reaches
+   * (capacity scheduling on: every call reserved and released in Redis), on a queue of their own.
+   */
+  withScheduled: boolean;
   /** The anchors to start beside the real system. */
   anchors: readonly AnchorName[];
   /** Which of gateway, worker, upstream, anchor run under `--cpu-prof`. */
@@ -39,6 +47,8 @@ export interface BenchCluster {
   standaloneGateway: BenchProcess | undefined;
   /** The worker farm's cluster primary; its children are found through /proc. */
   workers: BenchProcess;
+  /** With `withScheduled`: the same pair with capacity scheduling on. */
+  scheduled: { gatewayUrl: string; gateway: BenchProcess; workers: BenchProcess } | undefined;
   anchors: Partial<Record<AnchorName, RunningAnchor>>;
   /** Every process, for liveness checks and CPU accounting. */
   all(): BenchProcess[];
@@ -46,6 +56,7 @@ export interface BenchCluster {
 }
 
 const QUEUE_PREFIX = '{bench}';
+const SCHEDULED_PREFIX = '{bench-scheduled}';
 /** The gateway's queue: one per prefix (see libs/shared queue/names.ts). */
 const QUEUE_NAME = 'completions';
 
@@ -118,6 +129,33 @@ export async function startCluster(options: ClusterOptions): Promise<BenchCluste
       standaloneGatewayUrl = `http://127.0.0.1:${port}`;
       await waitUntil('readiness', standaloneGateway, () => answers200(`${standaloneGatewayUrl}/ready`));
     }
+    let scheduled: BenchCluster['scheduled'];
+    if (options.withScheduled) {
+      // Limits far above what the run can reach: the row measures the scheduling, not a wait.
+      const file = join(mkdtempSync(join(tmpdir(), 'bench-scheduled-')), 'upstreams.yaml');
+      writeFileSync(
+        file,
+        `upstreams:\n  - url: ${upstreamChatUrl}\n    rpm: 100000000\n    max_concurrency: 1000000\n`,
+      );
+      const scheduledEnv = { UPSTREAMS_FILE: file, QUEUE_PREFIX: SCHEDULED_PREFIX, REDIS_URL: redis.url };
+      const scheduledWorkers = node('scheduled workers', 'worker', 'apps/worker/dist/main.js', {
+        ...scheduledEnv,
+        WORKER_PROCESSES: String(options.workerProcesses),
+        WORKER_CONCURRENCY: String(options.workerConcurrency),
+        WORKER_METRICS_PORT: '0',
+      });
+      const port = await freePort();
+      const scheduledGateway = node('scheduled gateway', 'gateway', 'apps/gateway/dist/main.js', {
+        ...scheduledEnv,
+        HOST: '127.0.0.1',
+        GATEWAY_PROCESSES: String(options.gatewayProcesses),
+        PORT: String(port),
+      });
+      const gatewayUrl = `http://127.0.0.1:${port}`;
+      await waitUntil('readiness', scheduledGateway, () => answers200(`${gatewayUrl}/ready`));
+      await waitForWorkers(redis.port, scheduledWorkers, options.workerProcesses, SCHEDULED_PREFIX);
+      scheduled = { gatewayUrl, gateway: scheduledGateway, workers: scheduledWorkers };
+    }
     const anchorSettings = {
       upstreamChatUrl,
       redisUrl: redis.url,
@@ -142,6 +180,7 @@ export async function startCluster(options: ClusterOptions): Promise<BenchCluste
       queueGateway,
       standaloneGateway,
       workers,
+      scheduled,
       anchors,
       all: () => [...started],
       stop: stopAll,
@@ -153,9 +192,14 @@ export async function startCluster(options: ClusterOptions): Promise<BenchCluste
 }
 
 /** Workers log nothing at LOG_LEVEL=warn: ready once every child's BullMQ worker is connected. */
-async function waitForWorkers(redisPort: number, workers: BenchProcess, count: number): Promise<void> {
+async function waitForWorkers(
+  redisPort: number,
+  workers: BenchProcess,
+  count: number,
+  prefix = QUEUE_PREFIX,
+): Promise<void> {
   const queue = new Queue(QUEUE_NAME, {
-    prefix: QUEUE_PREFIX,
+    prefix,
     connection: { host: '127.0.0.1', port: redisPort },
   });
   try {

@@ -56,6 +56,7 @@ export async function runHoldTest(
     workerProcesses: options.workerProcesses,
     workerConcurrency: options.workerConcurrency,
     withStandalone: false,
+    withScheduled: false,
     anchors: [],
     profile: options.profile,
     profileDir: `${options.resultsDir}/profiles`,

@@ -6,9 +6,9 @@ export interface Scenario {
   name: string;
   description: string;
   /** The process that takes the requests (its RSS and CPU are the row's "gateway"); none for the upstream itself. */
-  gateway: 'queue' | 'standalone' | AnchorName | undefined;
+  gateway: 'queue' | 'queue-scheduled' | 'standalone' | AnchorName | undefined;
   /** Who folds behind the gateway (their RSS and CPU are the row's "workers"), if anyone. */
-  workers: 'farm' | 'anchor-bullmq' | 'anchor-express-bullmq' | undefined;
+  workers: 'farm' | 'farm-scheduled' | 'anchor-bullmq' | 'anchor-express-bullmq' | undefined;
   /** The anchor this scenario's requests/s are divided by (same concurrency, same run). */
   anchor: AnchorName | undefined;
   url(cluster: BenchCluster): string;
@@ -141,7 +141,23 @@ export const SCENARIOS: Scenario[] = [
     body: requestBody(false),
     verify: isChatCompletion,
   },
+  {
+    name: 'queue-nonstream-scheduled',
+    description:
+      'the same with capacity scheduling on (limits never reached): each call reserved and released in Redis',
+    gateway: 'queue-scheduled',
+    workers: 'farm-scheduled',
+    anchor: 'anchor-bullmq',
+    url: (cluster) => `${scheduledOf(cluster).gatewayUrl}${CHAT_PATH}`,
+    body: requestBody(false),
+    verify: isChatCompletion,
+  },
 ];
+
+function scheduledOf(cluster: BenchCluster): NonNullable<BenchCluster['scheduled']> {
+  if (cluster.scheduled === undefined) throw new Error('the scheduled gateway was not started');
+  return cluster.scheduled;
+}
 
 /**
  * The scenarios `--only` asks for, plus the ceiling and the anchor of each (a ratio to an

@@ -22,6 +22,8 @@ function gatewayOf(scenario: Scenario, cluster: BenchCluster): BenchProcess | un
       return undefined;
     case 'queue':
       return cluster.queueGateway;
+    case 'queue-scheduled':
+      return cluster.scheduled?.gateway;
     case 'standalone':
       return cluster.standaloneGateway;
     default:
@@ -32,6 +34,10 @@ function gatewayOf(scenario: Scenario, cluster: BenchCluster): BenchProcess | un
 /** Rows without workers still sample the idle farm, so their CPU column shows it stayed idle. */
 function workersOf(scenario: Scenario, cluster: BenchCluster): BenchProcess {
   if (scenario.workers === undefined || scenario.workers === 'farm') return cluster.workers;
+  if (scenario.workers === 'farm-scheduled') {
+    if (cluster.scheduled === undefined) throw new Error('the scheduled farm was not started');
+    return cluster.scheduled.workers;
+  }
   const worker = cluster.anchors[scenario.workers]?.worker;
   if (worker === undefined) throw new Error(`${scenario.workers} has no worker`);
   return worker;
@@ -51,7 +57,7 @@ function groupsFor(scenario: Scenario, cluster: BenchCluster): ProcessGroup[] {
 
 /** RSS of the gateways and anchors while idle after start, before any request is sent. */
 async function idleRssOf(cluster: BenchCluster): Promise<Record<string, IdleRss>> {
-  const processes = [cluster.queueGateway, cluster.standaloneGateway];
+  const processes = [cluster.queueGateway, cluster.standaloneGateway, cluster.scheduled?.gateway];
   for (const anchor of Object.values(cluster.anchors)) processes.push(anchor.gateway, anchor.worker);
   const groups: ProcessGroup[] = [];
   for (const proc of processes) {
@@ -101,6 +107,7 @@ export async function runTable(
     workerProcesses: options.workerProcesses,
     workerConcurrency: options.workerConcurrency,
     withStandalone: scenarios.some((scenario) => scenario.gateway === 'standalone'),
+    withScheduled: scenarios.some((scenario) => scenario.gateway === 'queue-scheduled'),
     anchors: anchorsOf(scenarios),
     profile: options.profile,
     profileDir: `${options.resultsDir}/profiles`,

@@ -66,7 +66,9 @@ export async function callWithinCapacity(
       );
     } finally {
       const used = answer?.usage ? answer.usage.prompt_tokens + answer.usage.completion_tokens : undefined;
-      await store.release(upstream.label, lease, tokens, used);
+      // Not awaited: the answer need not wait for it. Should it fail (Redis away), the lease
+      // expires at the job's deadline and the minute's count keeps the estimate.
+      store.release(upstream.label, lease, tokens, used).catch(() => undefined);
     }
     await store.learn(upstream.label, limitsLearnt(answer.status, answer.headers, upstream));
     last = answer;
