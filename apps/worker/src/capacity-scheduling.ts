@@ -70,7 +70,10 @@ export async function callWithinCapacity(
       // expires at the job's deadline and the minute's count keeps the estimate.
       store.release(upstream.label, lease, tokens, used).catch(() => undefined);
     }
-    await store.learn(upstream.label, limitsLearnt(answer.status, answer.headers, upstream));
+    // Advisory: should Redis be away for a moment, the next answer teaches it again.
+    await store
+      .learn(upstream.label, limitsLearnt(answer.status, answer.headers, upstream))
+      .catch(() => undefined);
     last = answer;
     if (answer.status === 429 && answer.errorCode === null) {
       // Another try follows (a call or a wait in the queue): the client never sees this one.

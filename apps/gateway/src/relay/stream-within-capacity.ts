@@ -81,9 +81,12 @@ export async function streamWithinCapacity(
       failed.add(upstream);
       continue;
     } finally {
-      await store.release(upstream.label, lease, tokens, undefined);
+      // Neither may fail the stream: a lease not released expires, and the next answer teaches again.
+      await store.release(upstream.label, lease, tokens, undefined).catch(() => undefined);
       if (seen !== undefined)
-        await store.learn(upstream.label, limitsLearnt(seen.status, seen.headers, upstream));
+        await store
+          .learn(upstream.label, limitsLearnt(seen.status, seen.headers, upstream))
+          .catch(() => undefined);
     }
     if (!retry) return upstream;
     if (seen !== undefined && seen.status >= 500) failed.add(upstream);

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { ProxyError } from '../fold/errors.js';
+import { errors, ProxyError } from '../fold/errors.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { UpstreamGroup } from '../upstream/upstream-group.js';
 import type { CapacityStore } from './capacity-store.js';
@@ -25,12 +25,22 @@ export async function reserveInGroup(
   random: () => number = Math.random,
 ): Promise<GroupReservation> {
   const ordered = inPickOrder(members, random);
-  const reservation = await store.reserve(
-    ordered.map(({ label, spec }) => ({ label, capacity: spec.capacity })),
-    tokens,
-    lease,
-    leaseMs,
-  );
+  const reservation = await store
+    .reserve(
+      ordered.map(({ label, spec }) => ({ label, capacity: spec.capacity })),
+      tokens,
+      lease,
+      leaseMs,
+    )
+    .catch(() => {
+      // Redis away for a moment: no limit can be checked, which is no bug of ours (not a 500).
+      // The reason names Redis's address: it stays out of the answer.
+      throw errors.unavailable(
+        'The capacity store (Redis) is unavailable; try again shortly.',
+        'queue_unavailable',
+        2,
+      );
+    });
   if (!reservation.granted) return { waitMs: reservation.waitMs };
   return { upstream: ordered[reservation.member] as Upstream, lease };
 }
