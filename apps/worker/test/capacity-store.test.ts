@@ -1,3 +1,4 @@
+import { isProxyError, reserveInGroup, UpstreamSet } from '@openai-proxy/shared';
 import { CapacityStore } from '@openai-proxy/shared/redis';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,4 +181,38 @@ it('keeps nothing in Redis for long: every key expires', async () => {
   const keys = await redis.keys(`{capacity-${prefixes}}:*`);
   expect(keys.length).toBe(3);
   for (const key of keys) expect(await redis.pttl(key)).toBeGreaterThan(0);
+});
+
+describe('a reservation Redis cannot make', () => {
+  it('is a 503 queue_unavailable naming no address, not a bug of ours', async () => {
+    const down = await startLocalRedis();
+    const store = new CapacityStore(down.connect(), '{capacity-down}');
+    await down.stop();
+    const upstreams = new UpstreamSet({
+      UPSTREAM_API_URL: ['http://127.0.0.1:9/v1/chat/completions'],
+      UPSTREAMS_FILE: undefined,
+      UPSTREAM_API_KEY: [],
+      UPSTREAM_INCLUDE_USAGE: true,
+      UPSTREAM_CONNECTIONS: 1,
+      UPSTREAM_MAX_TRIES: 1,
+      UPSTREAM_STREAM_RETRIES: 0,
+      UPSTREAM_CONNECT_TIMEOUT_MS: 1000,
+      UPSTREAM_FIRST_BYTE_TIMEOUT_MS: 1000,
+      UPSTREAM_IDLE_TIMEOUT_MS: 1000,
+      UPSTREAM_TOTAL_TIMEOUT_MS: 0,
+      UPSTREAM_COOLDOWN_MS: 1000,
+      UPSTREAM_COOLDOWN_MAX_MS: 1000,
+    });
+    try {
+      const refused = await reserveInGroup(store, upstreams.all, 0, 'j', 1_000).catch(
+        (error: unknown) => error,
+      );
+      expect(isProxyError(refused)).toBe(true);
+      expect(refused).toMatchObject({ status: 503, code: 'queue_unavailable', retryAfterSeconds: 2 });
+      expect(String((refused as Error).message)).not.toMatch(/\d+\.\d+\.\d+\.\d+|sock/);
+    } finally {
+      store.close();
+      await upstreams.close();
+    }
+  });
 });
