@@ -15,6 +15,7 @@ const LIMIT_PER_SECOND = 10;
 
 let limited: MockUpstream[];
 let saturated: MockUpstream[];
+let recovering: MockUpstream;
 let stack: Stack<never, { one: { run: 'process' }; two: { run: 'process' } }, 'farm'>;
 let workerMetricsPort: number;
 const files = upstreamsFileDir();
@@ -26,13 +27,14 @@ beforeAll(async () => {
     ),
   );
   saturated = await Promise.all(['saturated-1', 'saturated-2'].map((name) => startMockUpstream({ name })));
+  recovering = await startMockUpstream({ name: 'recovering' });
   for (const upstream of saturated)
     upstream.setDefault({ kind: 'status', status: 429, headers: { 'retry-after': '60' } });
   const entry = (upstream: MockUpstream, model: string) =>
     `  - url: ${upstream.chatUrl}\n    models: [${model}]\n    rpm: ${LIMIT_PER_SECOND * 60}\n`;
   const file = files.write(
     'upstreams.yaml',
-    `upstreams:\n${limited.map((u) => entry(u, 'limited')).join('')}${saturated.map((u) => entry(u, 'saturated')).join('')}`,
+    `upstreams:\n${limited.map((u) => entry(u, 'limited')).join('')}${saturated.map((u) => entry(u, 'saturated')).join('')}${entry(recovering, 'recovering')}`,
   );
   workerMetricsPort = await freePort();
   stack = await startStack({
@@ -59,7 +61,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
-  await Promise.all([...(limited ?? []), ...(saturated ?? [])].map((upstream) => upstream.close()));
+  await Promise.all(
+    [...(limited ?? []), ...(saturated ?? []), recovering].map((upstream) => upstream?.close()),
+  );
   files.remove();
 });
 
@@ -111,7 +115,7 @@ function streamedText(sse: string): string {
 }
 
 describe('a burst above what the upstreams allow', () => {
-  it('waits in the queue: every request answered 200, no client 429, no upstream above its limit', async () => {
+  it('waits for room: every request answered 200, no client 429, no upstream above its limit', async () => {
     const gateways = [stack.gateways.one, stack.gateways.two];
     const started = Date.now();
     const answers = await Promise.all(
@@ -136,7 +140,10 @@ describe('a burst above what the upstreams allow', () => {
     expect(refusedByUpstreams.reduce((sum, n) => sum + n, 0)).toBeLessThanOrEqual(30);
     // 300 requests at 20 a second cannot take less than 14 s (the first window is free).
     expect(seconds).toBeGreaterThan(13);
-    expect(await workerCounter('openai_proxy_worker_capacity_delays_total')).toBeGreaterThan(0);
+    // Each request's wait (under a second here: the next second's room) was waited in a worker.
+    expect(
+      await workerCounter('openai_proxy_worker_capacity_wait_seconds_count{class="interactive"}'),
+    ).toBeGreaterThan(0);
     // What every gateway shows of each upstream's room: its limits and the minute's calls.
     const shown = await statusUpstreams();
     for (const upstream of limited) {
@@ -145,6 +152,23 @@ describe('a burst above what the upstreams allow', () => {
       expect(seen?.capacity?.callsLastMinute).toBe(150);
     }
   }, 90_000);
+});
+
+describe('an upstream that asks for a few seconds', () => {
+  it('the job waits in the queue (delayed) and is answered once the upstream has room', async () => {
+    const delaysBefore = await workerCounter('openai_proxy_worker_capacity_delays_total');
+    const absorbedBefore = await workerCounter('openai_proxy_worker_upstream_429s_absorbed_total');
+    recovering.enqueue({ kind: 'status', status: 429, headers: { 'retry-after': '3' } });
+    const started = Date.now();
+    const answer = await ask(stack.gateways.one, 'key-b', 'recovering', 'patience');
+    const seconds = (Date.now() - started) / 1000;
+    expect(answer.status).toBe(200);
+    expect(contentOf(answer)).toBe('echo: patience');
+    expect(seconds).toBeGreaterThan(2.5);
+    expect(recovering.stats.requests).toBe(2);
+    expect(await workerCounter('openai_proxy_worker_capacity_delays_total')).toBe(delaysBefore + 1);
+    expect(await workerCounter('openai_proxy_worker_upstream_429s_absorbed_total')).toBe(absorbedBefore + 1);
+  }, 30_000);
 });
 
 describe('a group at its limit past the request deadline', () => {
@@ -165,7 +189,7 @@ describe('a group at its limit past the request deadline', () => {
     // What the upstreams said is known to every worker: nobody asks them again before then.
     expect(saturated.map((upstream) => upstream.stats.requests)).toEqual([1, 1]);
     // The first request's first 429 was tried again elsewhere; the two requests were refused.
-    expect(await workerCounter('openai_proxy_worker_upstream_429s_absorbed_total')).toBeGreaterThanOrEqual(1);
+    expect(await workerCounter('openai_proxy_worker_upstream_429s_absorbed_total')).toBeGreaterThanOrEqual(2);
     expect(await workerCounter('openai_proxy_worker_capacity_refusals_total')).toBe(2);
     for (const upstream of saturated) {
       const seen = (await statusUpstreams()).find((entry) => entry.label === new URL(upstream.url).host);

@@ -24,6 +24,8 @@ export interface ScheduledJob {
   /** Epoch ms: no lease outlives it. */
   deadline: number;
   signal: AbortSignal;
+  /** The part of each limit this job may use (1 for interactive work). */
+  share?: number;
 }
 
 /**
@@ -51,7 +53,14 @@ export async function callWithinCapacity(
     const candidates = group.members.filter((member) => !failed.has(member));
     if (candidates.length === 0) break;
     const lease = `${job.jobId}:${attempt}:${Date.now()}`;
-    const reservation = await reserveInGroup(store, candidates, tokens, lease, job.deadline - Date.now());
+    const reservation = await reserveInGroup(
+      store,
+      candidates,
+      tokens,
+      lease,
+      job.deadline - Date.now(),
+      job.share,
+    );
     if ('waitMs' in reservation) return { waitMs: reservation.waitMs };
     const { upstream } = reservation;
     let answer: NonStreamAnswer | undefined;

@@ -7,6 +7,11 @@ export const workerVars = {
   ...commonVars,
   WORKER_PROCESSES: intVar(availableParallelism(), 1),
   WORKER_CONCURRENCY: intVar(256, 1),
+  /**
+   * The percent of each limited upstream's capacity (rpm, tpm, max_concurrency) kept for
+   * interactive requests: background and batch work may use the rest only.
+   */
+  CAPACITY_INTERACTIVE_SHARE: intVar(20, 0, 90),
   /** How often BullMQ looks for jobs whose worker died; with the lock duration it bounds recovery time. */
   WORKER_STALLED_INTERVAL_MS: intVar(5_000, 50),
   WORKER_LOCK_DURATION_MS: intVar(10_000, 100),

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type ApiRegistry,
   asProxyError,
@@ -23,6 +24,9 @@ import { callWithinCapacity } from './capacity-scheduling.js';
 import { JobHandedBackError } from './hand-back-error.js';
 import type { WorkerMetrics } from './observability/worker-metrics.js';
 
+/** Waits for room up to this long are waited in the worker; longer ones in the queue. */
+const HOLD_FOR_ROOM_MS = 1_000;
+
 export interface ProcessorDeps {
   /** The APIs this worker folds, by the `kind` a job names. */
   apis: ApiRegistry;
@@ -38,6 +42,8 @@ export interface ProcessorDeps {
   publish(replyTo: string, answer: QueuedAnswer): Promise<void>;
   /** Each upstream's room, for groups with limits (capacity-scheduling.ts); absent: no scheduling. */
   capacity?: CapacityStore;
+  /** The part of each limit background and batch jobs may use (1 − CAPACITY_INTERACTIVE_SHARE). */
+  nonInteractiveShare?: number;
 }
 
 export type JobOutcome =
@@ -118,14 +124,42 @@ export function createProcessor(deps: ProcessorDeps) {
       if (api === undefined) throw new Error(`No API of kind "${request.kind}" in this worker.`);
       let folded: NonStreamAnswer;
       if (deps.capacity !== undefined && hasCapacityLimits(routed)) {
-        const scheduled = await callWithinCapacity(
-          deps.capacity,
-          routed,
-          deps.settings,
-          { api, request, jobId, deadline: data.deadline, signal },
-          deps.observe,
-          () => deps.metrics.upstream429sAbsorbed.inc(),
-        );
+        const store = deps.capacity;
+        const call = () =>
+          callWithinCapacity(
+            store,
+            routed,
+            deps.settings,
+            {
+              api,
+              request,
+              jobId,
+              deadline: data.deadline,
+              signal,
+              share: data.workClass === undefined ? 1 : deps.nonInteractiveShare,
+            },
+            deps.observe,
+            () => deps.metrics.upstream429sAbsorbed.inc(),
+          );
+        let waitedMs = 0;
+        let scheduled = await call();
+        // A short wait (a place about to free, the next second's requests) is waited here: put
+        // back in the queue, every waiting job would come round several times a second, and a
+        // backlog of them would cost more than the calls. The rest of the queue stays untouched,
+        // and BullMQ still hands interactive jobs over first as places free.
+        while (
+          'waitMs' in scheduled &&
+          scheduled.waitMs <= HOLD_FOR_ROOM_MS &&
+          Date.now() + scheduled.waitMs < data.deadline
+        ) {
+          // A little jitter, so jobs told the same moment do not all come back at once.
+          const sleeping = Date.now();
+          await sleep(scheduled.waitMs * (1 + Math.random() / 2), undefined, { signal });
+          waitedMs += Date.now() - sleeping;
+          scheduled = await call();
+        }
+        if (waitedMs > 0)
+          deps.metrics.capacityWait.observe({ class: data.workClass ?? 'interactive' }, waitedMs / 1000);
         if ('waitMs' in scheduled) {
           // Room comes too late for this client: a 429 now, saying when, rather than at its deadline.
           const roomAt = Date.now() + scheduled.waitMs;

@@ -90,6 +90,7 @@ export async function startWorkerChild(
   const processor = createProcessor({
     apis,
     capacity: new CapacityStore(publisher, names.prefix),
+    nonInteractiveShare: (100 - config.CAPACITY_INTERACTIVE_SHARE) / 100,
     upstreams,
     cancels,
     metrics,

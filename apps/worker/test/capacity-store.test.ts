@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isProxyError, reserveInGroup, UpstreamSet } from '@openai-proxy/shared';
 import { CapacityStore } from '@openai-proxy/shared/redis';
 import type { Redis } from 'ioredis';
@@ -183,26 +186,49 @@ it('keeps nothing in Redis for long: every key expires', async () => {
   for (const key of keys) expect(await redis.pttl(key)).toBeGreaterThan(0);
 });
 
+/** Upstream settings for an UpstreamSet of one test; `file` routes by an UPSTREAMS_FILE. */
+const upstreamConfig = (file?: string) => ({
+  UPSTREAM_API_URL: file === undefined ? ['http://127.0.0.1:9/v1/chat/completions'] : [],
+  UPSTREAMS_FILE: file,
+  UPSTREAM_API_KEY: [],
+  UPSTREAM_INCLUDE_USAGE: true,
+  UPSTREAM_CONNECTIONS: 1,
+  UPSTREAM_MAX_TRIES: 1,
+  UPSTREAM_STREAM_RETRIES: 0,
+  UPSTREAM_CONNECT_TIMEOUT_MS: 1000,
+  UPSTREAM_FIRST_BYTE_TIMEOUT_MS: 1000,
+  UPSTREAM_IDLE_TIMEOUT_MS: 1000,
+  UPSTREAM_TOTAL_TIMEOUT_MS: 0,
+  UPSTREAM_COOLDOWN_MS: 1000,
+  UPSTREAM_COOLDOWN_MAX_MS: 1000,
+});
+
+describe('the share kept for interactive work', () => {
+  it('background reservations stop at their share; interactive ones take the places kept', async () => {
+    const [store] = twoWorkers();
+    const file = join(mkdtempSync(join(tmpdir(), 'capacity-share-')), 'upstreams.yaml');
+    writeFileSync(file, 'upstreams:\n  - url: http://127.0.0.1:9/v1\n    max_concurrency: 10\n');
+    const upstreams = new UpstreamSet(upstreamConfig(file));
+    try {
+      const granted = async (lease: string, share: number) =>
+        'upstream' in (await reserveInGroup(store, upstreams.all, 0, lease, 60_000, share));
+      for (let i = 0; i < 8; i += 1) expect(await granted(`bg-${i}`, 0.8)).toBe(true);
+      expect(await granted('bg-8', 0.8)).toBe(false);
+      expect(await granted('person-1', 1)).toBe(true);
+      expect(await granted('person-2', 1)).toBe(true);
+      expect(await granted('person-3', 1)).toBe(false);
+    } finally {
+      await upstreams.close();
+    }
+  });
+});
+
 describe('a reservation Redis cannot make', () => {
   it('is a 503 queue_unavailable naming no address, not a bug of ours', async () => {
     const down = await startLocalRedis();
     const store = new CapacityStore(down.connect(), '{capacity-down}');
     await down.stop();
-    const upstreams = new UpstreamSet({
-      UPSTREAM_API_URL: ['http://127.0.0.1:9/v1/chat/completions'],
-      UPSTREAMS_FILE: undefined,
-      UPSTREAM_API_KEY: [],
-      UPSTREAM_INCLUDE_USAGE: true,
-      UPSTREAM_CONNECTIONS: 1,
-      UPSTREAM_MAX_TRIES: 1,
-      UPSTREAM_STREAM_RETRIES: 0,
-      UPSTREAM_CONNECT_TIMEOUT_MS: 1000,
-      UPSTREAM_FIRST_BYTE_TIMEOUT_MS: 1000,
-      UPSTREAM_IDLE_TIMEOUT_MS: 1000,
-      UPSTREAM_TOTAL_TIMEOUT_MS: 0,
-      UPSTREAM_COOLDOWN_MS: 1000,
-      UPSTREAM_COOLDOWN_MAX_MS: 1000,
-    });
+    const upstreams = new UpstreamSet(upstreamConfig());
     try {
       const refused = await reserveInGroup(store, upstreams.all, 0, 'j', 1_000).catch(
         (error: unknown) => error,

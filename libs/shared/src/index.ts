@@ -30,6 +30,7 @@ export {
   parseRateLimitHeaders,
 } from './capacity/rate-limit-headers.js';
 export { estimatedTokens } from './capacity/request-cost.js';
+export { QUEUE_PRIORITY, type WorkClass, workClassOf } from './capacity/work-class.js';
 export type { ChatCompletion, TextCompletion } from './chat/types.js';
 export {
   boolVar,

@@ -1,4 +1,4 @@
-import type { Answer, CompletionApi, FoldRequest } from '@openai-proxy/shared';
+import type { Answer, CompletionApi, FoldRequest, WorkClass } from '@openai-proxy/shared';
 import type { QueueHealth } from './queue-health.js';
 
 /** The answer as the gateway writes it; queue mode adds how long the job waited for a worker. */
@@ -7,6 +7,14 @@ export type CompletedAnswer = Answer & {
   /** Standalone mode: where the upstream's final object disagreed with its deltas (see FoldedAnswer). */
   mismatches?: string[];
 };
+
+/** What queue mode weighs a request by; standalone mode has no queue to weigh it in. */
+export interface CompleteOptions {
+  /** Who asked (a key's digest, or an address): each one's share is capped (KEY_MAX_QUEUED). */
+  client?: string;
+  /** Its place in the queue and its share of upstream capacity; absent: interactive. */
+  workClass?: WorkClass;
+}
 
 /**
  * Turns a non-stream request into its folded answer: through the queue (queue mode) or in
@@ -22,8 +30,7 @@ export interface NonStreamCompleter {
     request: FoldRequest,
     timeoutMs: number,
     signal: AbortSignal,
-    /** Who asked (a key's digest, or an address): queue mode caps each one's share (KEY_MAX_QUEUED). */
-    client?: string,
+    options?: CompleteOptions,
   ): Promise<CompletedAnswer>;
   /** Queue mode's view of Redis, workers and depth; standalone mode has none. */
   readonly queueHealth?: QueueHealth;

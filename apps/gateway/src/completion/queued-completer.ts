@@ -10,6 +10,7 @@ import {
   type FoldRequest,
   type Logger,
   ProxyError,
+  QUEUE_PRIORITY,
   queueNames,
   type RedisTopology,
 } from '@openai-proxy/shared';
@@ -25,7 +26,7 @@ import type { GatewayConfig } from '../config.js';
 import { Queue } from './bullmq-queue.js';
 import { type JobAdmission, jobAdmission } from './job-admission.js';
 import { LOST_JOB_CHECK_MS, LostJobWatch } from './lost-job-watch.js';
-import type { CompletedAnswer, NonStreamCompleter } from './non-stream-completer.js';
+import type { CompletedAnswer, CompleteOptions, NonStreamCompleter } from './non-stream-completer.js';
 import type { QueueHealth } from './queue-health.js';
 import { ResultChannel } from './result-channel.js';
 import { Waiters } from './waiters.js';
@@ -198,7 +199,7 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
     request: FoldRequest,
     timeoutMs: number,
     signal: AbortSignal,
-    clientId?: string,
+    { client: clientId, workClass = 'interactive' }: CompleteOptions = {},
   ): Promise<CompletedAnswer> {
     if (!this.isReady()) throw queueUnavailable();
     const silentForMs = this.workers.missingFor();
@@ -231,6 +232,7 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
       gatewayId: this.gatewayId,
       deadline: acceptedAt + timeoutMs,
       acceptedAt,
+      ...(workClass === 'interactive' ? {} : { workClass }),
     };
     // Waiting before the add: a quick worker's answer may come before the add returns.
     const answer = this.waiters.add(jobId, api.errorDialect, timeoutMs, acceptedAt);
@@ -240,6 +242,8 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
         removeOnComplete: true,
         removeOnFail: this.config.ADMIN_API_KEYS.length > 0 ? KEPT_FAILED_JOBS : true,
         attempts: 1,
+        // Interactive jobs carry none: BullMQ takes those before any prioritized one.
+        ...(QUEUE_PRIORITY[workClass] === undefined ? {} : { priority: QUEUE_PRIORITY[workClass] }),
       });
     } catch (error) {
       this.waiters.reject(jobId, queueUnavailable());

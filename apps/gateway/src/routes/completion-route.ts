@@ -8,6 +8,7 @@ import {
   isProxyError,
   pickForwardedHeaders,
   streamBodyFor,
+  workClassOf,
 } from '@openai-proxy/shared';
 import type { CompletedAnswer } from '../completion/non-stream-completer.js';
 import { answerInClientTerms, errorInClientTerms, requestDeadline } from '../pipeline/client-deadline.js';
@@ -70,7 +71,11 @@ export function completionRoute(api: CompletionApi, deps: RouteDeps): RouteHandl
         },
         deadline.ms,
         ctx.clientGone,
-        ctx.clientKeyDigest === undefined ? `ip:${req.ip ?? 'unknown'}` : `key:${ctx.clientKeyDigest}`,
+        {
+          client:
+            ctx.clientKeyDigest === undefined ? `ip:${req.ip ?? 'unknown'}` : `key:${ctx.clientKeyDigest}`,
+          workClass: workClassOf(body),
+        },
       );
       answer = answerInClientTerms(deadline, answer, errorDialect);
     } catch (thrown) {

@@ -20,6 +20,8 @@ export interface WorkerMetrics {
   activeJobs: Gauge;
   /** Jobs put back to wait for an upstream's room (capacity-scheduling.ts). */
   capacityDelays: Counter;
+  /** Time a job waited in its worker for an upstream's room before its call, by work class. */
+  capacityWait: Histogram<'class'>;
   /** Upstream 429s no client saw: the call was made again, elsewhere or after a wait. */
   upstream429sAbsorbed: Counter;
   /** Jobs answered 429 because every upstream's room came after their deadline. */
@@ -35,6 +37,15 @@ export function createWorkerMetrics(
 ): WorkerMetrics {
   if (options.defaultMetrics ?? true) collectRuntimeMetrics(registry);
   const registers = [registry];
+  const capacityWait = new Histogram({
+    name: 'openai_proxy_worker_capacity_wait_seconds',
+    help: 'Time a job waited in its worker for an upstream to have room before its call, by work class.',
+    labelNames: ['class'],
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  // Every class from the start: a dashboard's query finds the series before the first wait.
+  for (const workClass of ['interactive', 'background', 'batch']) capacityWait.zero({ class: workClass });
   const tokens = new Counter({
     name: 'openai_proxy_worker_tokens_total',
     help: 'Tokens reported by upstream usage in folded answers, by model and type (prompt, completion).',
@@ -85,6 +96,7 @@ export function createWorkerMetrics(
       help: 'Jobs that waited in the queue for an upstream to have room instead of being answered 429.',
       registers,
     }),
+    capacityWait,
     upstream429sAbsorbed: new Counter({
       name: 'openai_proxy_worker_upstream_429s_absorbed_total',
       help: 'Upstream 429 answers no client saw: the job tried another upstream or waited for room.',

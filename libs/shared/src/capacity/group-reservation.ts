@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { errors, ProxyError } from '../fold/errors.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { UpstreamGroup } from '../upstream/upstream-group.js';
+import type { UpstreamCapacity } from '../upstream/upstream-specs.js';
 import type { CapacityStore } from './capacity-store.js';
 import { type LearnedLimits, parseRateLimitHeaders } from './rate-limit-headers.js';
 
@@ -22,12 +23,14 @@ export async function reserveInGroup(
   tokens: number,
   lease: string,
   leaseMs: number,
+  /** The part of each limit this work may use (1: all of it); see CAPACITY_INTERACTIVE_SHARE. */
+  share = 1,
   random: () => number = Math.random,
 ): Promise<GroupReservation> {
   const ordered = inPickOrder(members, random);
   const reservation = await store
     .reserve(
-      ordered.map(({ label, spec }) => ({ label, capacity: spec.capacity })),
+      ordered.map(({ label, spec }) => ({ label, capacity: scaled(spec.capacity, share) })),
       tokens,
       lease,
       leaseMs,
@@ -69,6 +72,19 @@ export function capacityExhausted(waitMs: number): ProxyError {
     `Every upstream for this model is at its rate limit for about ${seconds} s more, longer than this request may wait; try again then.`,
     { retryAfterSeconds: seconds },
   );
+}
+
+/** A limit cut to `share` of itself, never below 1 (0 would mean "no limit" to the store). */
+function scaled(capacity: UpstreamCapacity | undefined, share: number): UpstreamCapacity | undefined {
+  if (capacity === undefined || share >= 1) return capacity;
+  const part = (limit: number | undefined) =>
+    limit === undefined ? undefined : Math.max(1, Math.floor(limit * share));
+  const cut = {
+    maxConcurrency: part(capacity.maxConcurrency),
+    rpm: part(capacity.rpm),
+    tpm: part(capacity.tpm),
+  };
+  return Object.fromEntries(Object.entries(cut).filter(([, limit]) => limit !== undefined));
 }
 
 function inPickOrder(members: readonly Upstream[], random: () => number): Upstream[] {

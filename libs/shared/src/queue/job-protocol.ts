@@ -1,3 +1,4 @@
+import type { WorkClass } from '../capacity/work-class.js';
 import type { Answer, AnswerUsage } from '../fold/answer.js';
 import { ERROR_CODES, type ErrorCode } from '../fold/errors.js';
 import type { FoldRequest } from '../upstream/complete-from-stream.js';
@@ -16,6 +17,8 @@ export interface CompletionJobData {
   deadline: number;
   /** Epoch ms when the gateway accepted the request (queue wait = start - this). */
   acceptedAt: number;
+  /** Absent: interactive. Decides its place in the queue and its share of upstream capacity. */
+  workClass?: WorkClass;
 }
 
 /** A job's answer as it travels back to the gateway that waits for it. */
