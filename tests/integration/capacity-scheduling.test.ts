@@ -151,6 +151,17 @@ describe('a burst above what the upstreams allow', () => {
       expect(seen?.capacity).toMatchObject({ limits: { rpm: LIMIT_PER_SECOND * 60 }, inFlight: 0 });
       expect(seen?.capacity?.callsLastMinute).toBe(150);
     }
+    // And in the gateway's /metrics: what is left of each upstream's minute.
+    const scraped = await (await fetch(`${stack.gateways.two.url}/metrics`)).text();
+    for (const upstream of limited) {
+      const host = new URL(upstream.url).host;
+      expect(scraped).toContain(`openai_proxy_upstream_calls_last_minute{upstream="${host}"} 150`);
+      expect(scraped).toMatch(
+        new RegExp(
+          `openai_proxy_upstream_room\\{upstream="${host}",limit="rpm"\\} ${LIMIT_PER_SECOND * 60 - 150}\\b`,
+        ),
+      );
+    }
   }, 90_000);
 });
 

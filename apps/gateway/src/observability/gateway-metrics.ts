@@ -26,6 +26,9 @@ export interface GatewayMetrics {
   rejected: Counter<'reason'>;
   queueJobs: Gauge<'state'>;
   workersAlive: Gauge;
+  upstreamCallsInFlight: Gauge<'upstream'>;
+  upstreamCallsLastMinute: Gauge<'upstream'>;
+  upstreamRoom: Gauge<'upstream' | 'limit'>;
   /** Adds a non-stream answer's usage to `tokens`, with the model label capped (token-counter.ts). */
   countTokens(answer: AnswerTokens): void;
 }
@@ -110,6 +113,24 @@ export function createGatewayMetrics(
     workersAlive: new Gauge({
       name: 'openai_proxy_workers_alive',
       help: 'Worker processes whose heartbeat this gateway saw in the last 6 s (queue mode), sampled at scrape time.',
+      registers,
+    }),
+    upstreamCallsInFlight: new Gauge({
+      name: 'openai_proxy_upstream_calls_in_flight',
+      help: 'Queue mode: calls each upstream holds now, as every gateway and worker reserved them in Redis; sampled at scrape time.',
+      labelNames: ['upstream'],
+      registers,
+    }),
+    upstreamCallsLastMinute: new Gauge({
+      name: 'openai_proxy_upstream_calls_last_minute',
+      help: 'Queue mode: scheduled calls each upstream began in the last minute; sampled at scrape time.',
+      labelNames: ['upstream'],
+      registers,
+    }),
+    upstreamRoom: new Gauge({
+      name: 'openai_proxy_upstream_room',
+      help: "Queue mode: what is left of each limited upstream's limits now (concurrency, rpm, tpm; requests_left and tokens_left as its headers said last); sampled at scrape time.",
+      labelNames: ['upstream', 'limit'],
       registers,
     }),
     countTokens: tokenCounter(tokens),

@@ -52,6 +52,31 @@ export function ready(deps: RouteDeps): RouteHandler {
 }
 
 /**
+ * Each upstream's calls and room as the capacity store holds them (queue mode), at scrape time;
+ * emptied when the store cannot be read, like the queue's depth.
+ */
+async function sampleUpstreamRoom(deps: RouteDeps): Promise<void> {
+  const { upstreamCallsInFlight, upstreamCallsLastMinute, upstreamRoom } = deps.metrics;
+  for (const gauge of [upstreamCallsInFlight, upstreamCallsLastMinute, upstreamRoom]) gauge.reset();
+  const store = deps.relay.capacity?.store;
+  if (store === undefined || !store.isReady()) return;
+  for (const upstream of deps.relay.upstreams.all) {
+    const held = await store.snapshot(upstream.label).catch(() => undefined);
+    if (held === undefined) return;
+    const labels = { upstream: upstream.label };
+    upstreamCallsInFlight.set(labels, held.inFlight);
+    upstreamCallsLastMinute.set(labels, held.callsLastMinute);
+    const limits = upstream.spec.capacity;
+    const room = (limit: string, value: number) => upstreamRoom.set({ ...labels, limit }, Math.max(0, value));
+    if (limits?.maxConcurrency !== undefined) room('concurrency', limits.maxConcurrency - held.inFlight);
+    if (limits?.rpm !== undefined) room('rpm', limits.rpm - held.callsLastMinute);
+    if (limits?.tpm !== undefined) room('tpm', limits.tpm - held.tokensLastMinute);
+    if (held.requestsLeft !== null) room('requests_left', held.requestsLeft.remaining);
+    if (held.tokensLeft !== null) room('tokens_left', held.tokensLeft.remaining);
+  }
+}
+
+/**
  * `GET /metrics`: Prometheus text. The queue-depth gauge is sampled here, at scrape time; when
  * the queue cannot be read (standalone mode, Redis away) the gauge is emptied rather than left
  * at its last value, so a dashboard shows a gap instead of a stale depth.
@@ -65,6 +90,7 @@ export function metrics(deps: RouteDeps): RouteHandler {
     const liveWorkers = health?.liveWorkers();
     if (liveWorkers === undefined) deps.metrics.workersAlive.reset();
     else deps.metrics.workersAlive.set(liveWorkers);
+    await sampleUpstreamRoom(deps);
     res.setHeader('cache-control', 'no-store');
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   };
