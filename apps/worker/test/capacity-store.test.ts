@@ -110,6 +110,24 @@ describe('tpm', () => {
     expect(await a.reserve([member], 600, 'fits', 1_000, T0 + 2)).toMatchObject({ granted: true });
   });
 
+  it('takes what leaves the minute off the sum, and says when enough has left', async () => {
+    const [a, b] = twoWorkers();
+    const member = { label: 'u1', capacity: { tpm: 1_000 } };
+    expect(await a.reserve([member], 600, 'first', 1_000, T0)).toMatchObject({ granted: true });
+    expect(await b.reserve([member], 300, 'second', 1_000, T0 + 30_000)).toMatchObject({ granted: true });
+    expect(await a.reserve([member], 600, 'third', 1_000, T0 + 59_999)).toEqual({
+      granted: false,
+      waitMs: 1,
+    });
+    expect(await a.reserve([member], 600, 'third', 1_000, T0 + 60_001)).toMatchObject({ granted: true });
+    // 300 + 600 now: another 200 waits for `second` to leave.
+    expect(await b.reserve([member], 200, 'fourth', 1_000, T0 + 60_002)).toEqual({
+      granted: false,
+      waitMs: 29_998,
+    });
+    expect((await a.snapshot('u1', T0 + 60_002)).tokensLastMinute).toBe(900);
+  });
+
   it('lets a call larger than the whole limit through an empty window rather than never', async () => {
     const [a] = twoWorkers();
     const member = { label: 'u1', capacity: { tpm: 100 } };

@@ -35,7 +35,16 @@ for i = 0, #KEYS / 3 - 1 do
   local state, leases, calls = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
   local maxc, rpm, tpm = tonumber(ARGV[5 + i * 3]), tonumber(ARGV[6 + i * 3]), tonumber(ARGV[7 + i * 3])
   redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
-  redis.call('ZREMRANGEBYSCORE', calls, '-inf', now - ${WINDOW_MS})
+  -- The minute's tokens are kept as a sum beside the calls: what leaves the window is taken off
+  -- it here, so no reservation reads the whole minute.
+  local leavingCalls = redis.call('ZRANGEBYSCORE', calls, '-inf', now - ${WINDOW_MS})
+  if #leavingCalls > 0 then
+    local gone = 0
+    for _, member in ipairs(leavingCalls) do gone = gone + costOf(member) end
+    redis.call('ZREMRANGEBYSCORE', calls, '-inf', now - ${WINDOW_MS})
+    -- Never HINCRBY by -0: Redis reads the number Lua writes as "-0" as no integer.
+    if gone > 0 then redis.call('HINCRBY', state, 'tokSum', -gone) end
+  end
   local wait = 0
   local h = redis.call('HMGET', state, 'retryAt', 'reqRemaining', 'reqReset', 'tokRemaining', 'tokReset')
   local retryAt = tonumber(h[1]) or 0
@@ -62,14 +71,20 @@ for i = 0, #KEYS / 3 - 1 do
     end
   end
   if tpm > 0 and cost > 0 then
-    local entries = redis.call('ZRANGE', calls, 0, -1, 'WITHSCORES')
+    -- No call left in the window: nothing to count, whatever a sum outliving its calls says.
     local total = 0
-    for j = 1, #entries, 2 do total = total + costOf(entries[j]) end
+    if redis.call('EXISTS', calls) == 1 then total = tonumber(redis.call('HGET', state, 'tokSum')) or 0 end
     if total > 0 and total + cost > tpm then
-      local freed, at = 0, nil
-      for j = 1, #entries, 2 do
-        freed = freed + costOf(entries[j])
-        if total - freed + cost <= tpm or freed == total then at = tonumber(entries[j + 1]) break end
+      -- Over the limit: the oldest calls are read, a page at a time, until enough would have left.
+      local freed, at, from = 0, nil, 0
+      while at == nil do
+        local page = redis.call('ZRANGE', calls, from, from + 99, 'WITHSCORES')
+        if #page == 0 then at = now - ${WINDOW_MS} break end
+        for j = 1, #page, 2 do
+          freed = freed + costOf(page[j])
+          if total - freed + cost <= tpm or freed >= total then at = tonumber(page[j + 1]) break end
+        end
+        from = from + 100
       end
       wait = math.max(wait, at + ${WINDOW_MS} - now)
     end
@@ -77,6 +92,9 @@ for i = 0, #KEYS / 3 - 1 do
   if wait <= 0 then
     redis.call('ZADD', leases, now + leaseMs, id)
     redis.call('ZADD', calls, now, id .. '|' .. cost)
+    if redis.call('ZCARD', calls) == 1 then redis.call('HSET', state, 'tokSum', cost)
+    elseif cost > 0 then redis.call('HINCRBY', state, 'tokSum', cost) end
+    if redis.call('PTTL', state) < ${WINDOW_MS * 2} then redis.call('PEXPIRE', state, ${WINDOW_MS * 2}) end
     if reqReset > now then redis.call('HINCRBY', state, 'reqRemaining', -1) end
     if cost > 0 and tokReset > now then redis.call('HINCRBY', state, 'tokRemaining', -cost) end
     redis.call('PEXPIRE', leases, leaseMs + ${WINDOW_MS})
@@ -95,6 +113,8 @@ if used ~= nil and used >= 0 then
   if at then
     redis.call('ZREM', KEYS[2], estimated)
     redis.call('ZADD', KEYS[2], at, ARGV[1] .. '|' .. math.floor(used))
+    local change = math.floor(used) - tonumber(ARGV[2])
+    if change ~= 0 then redis.call('HINCRBY', KEYS[3], 'tokSum', change) end
   end
 end
 return 0`;
@@ -130,6 +150,7 @@ interface CapacityCommands {
   releaseCapacity(
     leases: string,
     calls: string,
+    state: string,
     id: string,
     estimated: number,
     used: number,
@@ -169,7 +190,7 @@ export class CapacityStore {
     private readonly prefix: string,
   ) {
     redis.defineCommand('reserveCapacity', { lua: RESERVE });
-    redis.defineCommand('releaseCapacity', { numberOfKeys: 2, lua: RELEASE });
+    redis.defineCommand('releaseCapacity', { numberOfKeys: 3, lua: RELEASE });
     redis.defineCommand('learnCapacity', { numberOfKeys: 1, lua: LEARN });
     this.redis = redis as RedisClient & CapacityCommands;
   }
@@ -215,8 +236,15 @@ export class CapacityStore {
 
   /** The call ended: its place is free, and its token cost is what the answer used, when known. */
   async release(label: string, lease: string, estimatedTokens: number, usedTokens: number | undefined) {
-    const [, leases, calls] = this.keysOf(label);
-    await this.redis.releaseCapacity(leases, calls, lease, Math.ceil(estimatedTokens), usedTokens ?? -1);
+    const [state, leases, calls] = this.keysOf(label);
+    await this.redis.releaseCapacity(
+      leases,
+      calls,
+      state,
+      lease,
+      Math.ceil(estimatedTokens),
+      usedTokens ?? -1,
+    );
   }
 
   /** What an upstream's response headers said of its room. */
@@ -242,20 +270,21 @@ export class CapacityStore {
       .multi()
       .hgetall(state)
       .zcount(leases, nowMs + 1, '+inf')
-      .zrangebyscore(calls, nowMs - WINDOW_MS + 1, '+inf')
+      .zcount(calls, nowMs - WINDOW_MS + 1, '+inf')
       .exec();
     const [learnt, inFlight, recent] = (replies ?? []).map(([, value]) => value) as [
       Record<string, string> | undefined,
       number | undefined,
-      string[] | undefined,
+      number | undefined,
     ];
     const field = (name: string) => Number(learnt?.[name] ?? Number.NaN);
     const window = (remaining: string, reset: string) =>
       field(reset) > nowMs ? { remaining: field(remaining), resetInMs: field(reset) - nowMs } : null;
     return {
       inFlight: inFlight ?? 0,
-      callsLastMinute: recent?.length ?? 0,
-      tokensLastMinute: (recent ?? []).reduce((sum, call) => sum + Number(call.split('|').at(-1) ?? 0), 0),
+      callsLastMinute: recent ?? 0,
+      // The sum the reservations keep (as of the last one: calls leave it as the next arrives).
+      tokensLastMinute: (recent ?? 0) > 0 ? Number(learnt?.tokSum ?? 0) : 0,
       requestsLeft: window('reqRemaining', 'reqReset'),
       tokensLeft: window('tokRemaining', 'tokReset'),
       retryInMs: Math.max(0, (field('retryAt') || 0) - nowMs),
