@@ -36,7 +36,8 @@ const HELP = `npm run bench -- [flags]
   --warmup <s>              unmeasured warm-up seconds before each measurement (default 2)
   --quick                   smoke run: --duration 3 --warmup 1
   --concurrency <list>      e.g. 1,100 (default)
-  --only <list>             scenarios: gateway-stream,standalone-nonstream,queue-nonstream, or anchors:
+  --only <list>             scenarios: gateway-stream,standalone-nonstream,queue-nonstream,
+                            queue-nonstream-scheduled, or anchors:
                             anchor-node-relay,anchor-express-relay,anchor-bullmq,anchor-express-bullmq
                             (a scenario brings its anchor)
   --words <n>               words per mock answer (default 32)

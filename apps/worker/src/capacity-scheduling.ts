@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type CompletionApi,
   completeFromStream,
@@ -12,6 +13,9 @@ import {
   type UpstreamObserver,
 } from '@openai-proxy/shared';
 import type { CapacityStore } from '@openai-proxy/shared/redis';
+
+/** Waits for room up to this long are waited in the worker; longer ones in the queue. */
+const HOLD_FOR_ROOM_MS = 1_000;
 
 /** What became of one job under its group's limits: an answer, or a time to try again. */
 export type ScheduledCall = { answer: NonStreamAnswer } | { waitMs: number };
@@ -28,6 +32,46 @@ export interface ScheduledJob {
   share?: number;
 }
 
+/** What the caller counts of a scheduled call. */
+export interface SchedulingEvents {
+  /** An upstream 429 the client will not see (tried again, here or after a wait). */
+  absorbed429(): void;
+  /** The job waited `ms` in this worker for room before its call. */
+  waited(ms: number): void;
+}
+
+/**
+ * `callWithinCapacity`, with a short wait (a place about to free, the next second's requests)
+ * waited here: put back in the queue, every waiting job would come round several times a second,
+ * and a backlog of them would cost more than the calls. The rest of the queue stays untouched, and
+ * BullMQ still hands interactive jobs over first as places free. A longer wait, or one past the
+ * deadline, is the caller's (`waitMs`).
+ */
+export async function callWhenRoom(
+  store: CapacityStore,
+  group: UpstreamGroup,
+  settings: NonStreamSettings,
+  job: ScheduledJob,
+  observe: UpstreamObserver | undefined,
+  events: SchedulingEvents,
+): Promise<ScheduledCall> {
+  let waitedMs = 0;
+  let scheduled = await callWithinCapacity(store, group, settings, job, observe, events.absorbed429);
+  while (
+    'waitMs' in scheduled &&
+    scheduled.waitMs <= HOLD_FOR_ROOM_MS &&
+    Date.now() + scheduled.waitMs < job.deadline
+  ) {
+    // A little jitter, so jobs told the same moment do not all come back at once.
+    const sleeping = Date.now();
+    await sleep(scheduled.waitMs * (1 + Math.random() / 2), undefined, { signal: job.signal });
+    waitedMs += Date.now() - sleeping;
+    scheduled = await callWithinCapacity(store, group, settings, job, observe, events.absorbed429);
+  }
+  if (waitedMs > 0) events.waited(waitedMs);
+  return scheduled;
+}
+
 /**
  * One job's call within its group's capacity. A member is reserved in Redis before it is called
  * (so no worker spends room another already took), called alone, released with the answer's real
@@ -37,14 +81,13 @@ export interface ScheduledJob {
  * connection fails over as an unscheduled call would, to a member not tried yet. After `maxTries`
  * calls the last answer stands.
  */
-export async function callWithinCapacity(
+async function callWithinCapacity(
   store: CapacityStore,
   group: UpstreamGroup,
   settings: NonStreamSettings,
   job: ScheduledJob,
   observe: UpstreamObserver | undefined,
-  /** Called for each upstream 429 the client will not see (tried again, here or after a wait). */
-  absorbed429: () => void = () => undefined,
+  absorbed429: () => void,
 ): Promise<ScheduledCall> {
   const tokens = estimatedTokens(job.request.body.rest);
   const failed = new Set<Upstream>();

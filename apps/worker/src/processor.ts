@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type ApiRegistry,
   asProxyError,
@@ -20,12 +19,9 @@ import {
 import type { CapacityStore } from '@openai-proxy/shared/redis';
 import { DelayedError, type Job } from 'bullmq';
 import type { CancelRegistry } from './cancel-registry.js';
-import { callWithinCapacity } from './capacity-scheduling.js';
+import { callWhenRoom } from './capacity-scheduling.js';
 import { JobHandedBackError } from './hand-back-error.js';
 import type { WorkerMetrics } from './observability/worker-metrics.js';
-
-/** Waits for room up to this long are waited in the worker; longer ones in the queue. */
-const HOLD_FOR_ROOM_MS = 1_000;
 
 export interface ProcessorDeps {
   /** The APIs this worker folds, by the `kind` a job names. */
@@ -124,42 +120,25 @@ export function createProcessor(deps: ProcessorDeps) {
       if (api === undefined) throw new Error(`No API of kind "${request.kind}" in this worker.`);
       let folded: NonStreamAnswer;
       if (deps.capacity !== undefined && hasCapacityLimits(routed)) {
-        const store = deps.capacity;
-        const call = () =>
-          callWithinCapacity(
-            store,
-            routed,
-            deps.settings,
-            {
-              api,
-              request,
-              jobId,
-              deadline: data.deadline,
-              signal,
-              share: data.workClass === undefined ? 1 : deps.nonInteractiveShare,
-            },
-            deps.observe,
-            () => deps.metrics.upstream429sAbsorbed.inc(),
-          );
-        let waitedMs = 0;
-        let scheduled = await call();
-        // A short wait (a place about to free, the next second's requests) is waited here: put
-        // back in the queue, every waiting job would come round several times a second, and a
-        // backlog of them would cost more than the calls. The rest of the queue stays untouched,
-        // and BullMQ still hands interactive jobs over first as places free.
-        while (
-          'waitMs' in scheduled &&
-          scheduled.waitMs <= HOLD_FOR_ROOM_MS &&
-          Date.now() + scheduled.waitMs < data.deadline
-        ) {
-          // A little jitter, so jobs told the same moment do not all come back at once.
-          const sleeping = Date.now();
-          await sleep(scheduled.waitMs * (1 + Math.random() / 2), undefined, { signal });
-          waitedMs += Date.now() - sleeping;
-          scheduled = await call();
-        }
-        if (waitedMs > 0)
-          deps.metrics.capacityWait.observe({ class: data.workClass ?? 'interactive' }, waitedMs / 1000);
+        const scheduled = await callWhenRoom(
+          deps.capacity,
+          routed,
+          deps.settings,
+          {
+            api,
+            request,
+            jobId,
+            deadline: data.deadline,
+            signal,
+            share: data.workClass === undefined ? 1 : deps.nonInteractiveShare,
+          },
+          deps.observe,
+          {
+            absorbed429: () => deps.metrics.upstream429sAbsorbed.inc(),
+            waited: (ms) =>
+              deps.metrics.capacityWait.observe({ class: data.workClass ?? 'interactive' }, ms / 1000),
+          },
+        );
         if ('waitMs' in scheduled) {
           // Room comes too late for this client: a 429 now, saying when, rather than at its deadline.
           const roomAt = Date.now() + scheduled.waitMs;

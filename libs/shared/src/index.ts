@@ -25,7 +25,6 @@ export {
   reserveInGroup,
 } from './capacity/group-reservation.js';
 export {
-  earliestRoomAtMs,
   type LearnedLimits,
   parseRateLimitHeaders,
 } from './capacity/rate-limit-headers.js';
@@ -94,6 +93,7 @@ export type { ResponseObject } from './responses/index.js';
 export { TextSink } from './upstream/body-sinks.js';
 export {
   type ClientCredential,
+  discard,
   type KeyHeader,
   type OpenSink,
   streamUpstream,

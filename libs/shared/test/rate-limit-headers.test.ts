@@ -1,11 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import {
-  earliestRoomAtMs,
-  type LearnedLimits,
-  parseRateLimitHeaders,
-  parseResetDuration,
-} from '../src/capacity/rate-limit-headers.js';
+import { parseRateLimitHeaders, parseResetDuration } from '../src/capacity/rate-limit-headers.js';
 
 // What an upstream's rate-limit headers tell the capacity scheduler, with the header values
 // OpenAI and Anthropic document: windows as absolute times, garbage left out, never a throw.
@@ -257,57 +252,5 @@ describe('parseRateLimitHeaders retry hints', () => {
 
   it('returns nothing for no rate-limit headers', () => {
     expect(parseRateLimitHeaders({ 'content-type': 'application/json' }, NOW)).toEqual({});
-  });
-});
-
-describe('earliestRoomAtMs', () => {
-  const reset = NOW + 10_000;
-  const laterReset = NOW + 60_000;
-
-  it.each<[string, LearnedLimits, number, number]>([
-    ['nothing known', {}, 100, NOW],
-    ['room on both windows', { requests: { remaining: 5, resetAtMs: reset } }, 100, NOW],
-    ['no requests left', { requests: { remaining: 0, resetAtMs: reset } }, 100, reset],
-    ['less than one request left', { requests: { remaining: 0.5, resetAtMs: reset } }, 0, reset],
-    ['exactly the tokens needed', { tokens: { remaining: 100, resetAtMs: reset } }, 100, NOW],
-    ['too few tokens', { tokens: { remaining: 99, resetAtMs: reset } }, 100, reset],
-    ['no tokens needed', { tokens: { remaining: 0, resetAtMs: reset } }, 0, NOW],
-    ['retry-after in the future', { retryAtMs: reset }, 100, reset],
-    ['retry-after in the past', { retryAtMs: NOW - 5000 }, 100, NOW],
-    ['an exhausted window that already reset', { requests: { remaining: 0, resetAtMs: NOW - 1 } }, 1, NOW],
-    [
-      'the latest of all that bind',
-      {
-        retryAtMs: reset,
-        requests: { remaining: 0, resetAtMs: NOW + 1000 },
-        tokens: { remaining: 10, resetAtMs: laterReset },
-      },
-      100,
-      laterReset,
-    ],
-    [
-      'retry-after later than the windows',
-      {
-        retryAtMs: laterReset,
-        requests: { remaining: 0, resetAtMs: reset },
-        tokens: { remaining: 0, resetAtMs: reset },
-      },
-      100,
-      laterReset,
-    ],
-    [
-      'a window that does not bind is not waited for',
-      { requests: { remaining: 3, resetAtMs: laterReset }, tokens: { remaining: 0, resetAtMs: reset } },
-      100,
-      reset,
-    ],
-  ])('%s', (_case, limits, tokens, expected) => {
-    expect(earliestRoomAtMs(limits, tokens, NOW)).toBe(expected);
-  });
-
-  it('waits for the reset OpenAI reports when its token window is nearly spent', () => {
-    const limits = parseRateLimitHeaders(openAIHeaders, NOW);
-    expect(earliestRoomAtMs(limits, 1000, NOW)).toBe(NOW);
-    expect(earliestRoomAtMs(limits, 150_000, NOW)).toBe(NOW + 360_000);
   });
 });

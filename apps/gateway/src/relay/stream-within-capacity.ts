@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   capacityExhausted,
+  discard,
   estimatedTokens,
   isUpstreamFailure,
   limitsLearnt,
@@ -92,11 +92,3 @@ export async function streamWithinCapacity(
     if (seen !== undefined && seen.status >= 500) failed.add(upstream);
   }
 }
-
-/** Swallows the body of an answer that is tried again rather than relayed. */
-const discard = () =>
-  new Writable({
-    write(_chunk, _encoding, callback) {
-      callback();
-    },
-  });

@@ -72,8 +72,8 @@ export function completionRoute(api: CompletionApi, deps: RouteDeps): RouteHandl
         deadline.ms,
         ctx.clientGone,
         {
-          client:
-            ctx.clientKeyDigest === undefined ? `ip:${req.ip ?? 'unknown'}` : `key:${ctx.clientKeyDigest}`,
+          // Who asked, only when each client's share is capped: `req.ip` is not free.
+          ...(config.KEY_MAX_QUEUED > 0 ? { client: clientId(ctx.clientKeyDigest, req.ip) } : {}),
           workClass: workClassOf(body),
         },
       );
@@ -103,4 +103,9 @@ export function completionRoute(api: CompletionApi, deps: RouteDeps): RouteHandl
     for (const name in answer.headers) res.setHeader(name, answer.headers[name] ?? '');
     writeJson(res, answer.status, answer.body);
   };
+}
+
+/** A client as its share of the queue counts it: its key's digest, or its address without one. */
+function clientId(keyDigest: string | undefined, ip: string | undefined): string {
+  return keyDigest === undefined ? `ip:${ip ?? 'unknown'}` : `key:${keyDigest}`;
 }

@@ -60,9 +60,15 @@ async function sampleUpstreamRoom(deps: RouteDeps): Promise<void> {
   for (const gauge of [upstreamCallsInFlight, upstreamCallsLastMinute, upstreamRoom]) gauge.reset();
   const store = deps.relay.capacity?.store;
   if (store === undefined || !store.isReady()) return;
-  for (const upstream of deps.relay.upstreams.all) {
-    const held = await store.snapshot(upstream.label).catch(() => undefined);
-    if (held === undefined) return;
+  const upstreams = deps.relay.upstreams.all;
+  // Sent together on the one connection, not one upstream after another.
+  const snapshots = await Promise.all(upstreams.map((upstream) => store.snapshot(upstream.label))).catch(
+    () => undefined,
+  );
+  if (snapshots === undefined) return;
+  for (const [index, upstream] of upstreams.entries()) {
+    const held = snapshots[index];
+    if (held === undefined) continue;
     const labels = { upstream: upstream.label };
     upstreamCallsInFlight.set(labels, held.inFlight);
     upstreamCallsLastMinute.set(labels, held.callsLastMinute);

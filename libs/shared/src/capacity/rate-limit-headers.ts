@@ -66,21 +66,6 @@ export function parseResetDuration(text: string): number | undefined {
   return Number.isFinite(totalMs) ? totalMs : undefined;
 }
 
-/**
- * The earliest time (epoch ms) this upstream has room again for a request costing `tokens`;
- * `nowMs` or earlier when it has room now. A request larger than the whole token window still
- * gets the reset time: the best this upstream's headers can tell.
- */
-export function earliestRoomAtMs(limits: LearnedLimits, tokens: number, nowMs: number): number {
-  let roomAt = nowMs;
-  if (limits.retryAtMs !== undefined) roomAt = Math.max(roomAt, limits.retryAtMs);
-  if (limits.requests && limits.requests.remaining < 1) roomAt = Math.max(roomAt, limits.requests.resetAtMs);
-  if (tokens > 0 && limits.tokens && limits.tokens.remaining < tokens) {
-    roomAt = Math.max(roomAt, limits.tokens.resetAtMs);
-  }
-  return roomAt;
-}
-
 /** `x-ratelimit-{limit,remaining,reset}-<kind>`; the reset is a duration from now. */
 function openAIWindow(
   headers: IncomingHttpHeaders,

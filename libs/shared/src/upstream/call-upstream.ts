@@ -165,7 +165,7 @@ class SinkError extends Error {
 export type OpenSink = (upstream: Upstream, statusCode: number, headers: IncomingHttpHeaders) => Writable;
 
 /** Swallows the body of a response that is not relayed (a 5xx or 429 we fail over from). */
-const discard = () =>
+export const discard = (): Writable =>
   new Writable({
     write(_chunk, _encoding, callback) {
       callback();
