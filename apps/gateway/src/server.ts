@@ -9,6 +9,7 @@ import {
 import express, { type Express } from 'express';
 import { addAdminRoutes } from './admin/admin-routes.js';
 import type { QueueBoard } from './admin/queue-board.js';
+import { backgroundResponseRoutes } from './background/background-routes.js';
 import type { NonStreamCompleter } from './completion/non-stream-completer.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayMetrics } from './observability/gateway-metrics.js';
@@ -85,8 +86,14 @@ export function createServer(deps: GatewayDeps): Express {
       door.route(api.path, true, completionRoute(api, { ...routeDeps, guard }), api.errorDialect),
     );
   }
+  // Background responses made here, by id; every other id goes to the upstream (background-routes.ts).
+  const passthrough = passthroughRoute(routeDeps);
+  const background = backgroundResponseRoutes(routeDeps, passthrough);
+  app.get('/v1/responses/:id', door.route('/v1/responses/{id}', true, background.retrieve));
+  app.post('/v1/responses/:id/cancel', door.route('/v1/responses/{id}/cancel', true, background.cancel));
+  app.delete('/v1/responses/:id', door.route('/v1/responses/{id}', true, background.remove));
   // A mount path, not a `/v1/{*rest}` pattern: nothing decodes the client's path on the way.
-  app.use('/v1', door.route('/v1/*', true, passthroughRoute(routeDeps)));
+  app.use('/v1', door.route('/v1/*', true, passthrough));
   // Probes stay reachable under load: they do not count against MAX_INFLIGHT.
   app.get('/health', door.route('/health', false, health(routeDeps)));
   app.get('/ready', door.route('/ready', false, ready(routeDeps)));

@@ -2,25 +2,21 @@ import {
   type ApiRegistry,
   asProxyError,
   type CompletionJobData,
-  capacityExhausted,
-  completeFromStream,
   errorAnswer,
   errorDialectOf,
-  errors,
-  hasCapacityLimits,
   isProxyError,
   type Logger,
-  type NonStreamAnswer,
   type NonStreamSettings,
   type QueuedAnswer,
   type UpstreamObserver,
   type UpstreamSet,
 } from '@openai-proxy/shared';
-import type { CapacityStore } from '@openai-proxy/shared/redis';
+import type { BackgroundStore, CapacityStore } from '@openai-proxy/shared/redis';
 import { DelayedError, type Job } from 'bullmq';
+import { runBackgroundJob } from './background/background-generation.js';
 import type { CancelRegistry } from './cancel-registry.js';
-import { callWhenRoom } from './capacity-scheduling.js';
 import { JobHandedBackError } from './hand-back-error.js';
+import { foldJobRequest } from './job-fold.js';
 import type { WorkerMetrics } from './observability/worker-metrics.js';
 
 export interface ProcessorDeps {
@@ -40,6 +36,8 @@ export interface ProcessorDeps {
   capacity?: CapacityStore;
   /** The part of each limit background and batch jobs may use (1 − CAPACITY_INTERACTIVE_SHARE). */
   nonInteractiveShare?: number;
+  /** Where background responses and their events are kept; jobs that name one write there. */
+  background?: BackgroundStore;
 }
 
 export type JobOutcome =
@@ -65,6 +63,7 @@ export function createProcessor(deps: ProcessorDeps) {
     job: Job<CompletionJobData>,
     token?: string,
   ): Promise<{ status: number } | { outcome: JobOutcome }> => {
+    if (job.data.background !== undefined) return runBackgroundJob(deps, job, token);
     const jobId = String(job.id);
     const data = job.data;
     const { request } = data;
@@ -111,51 +110,12 @@ export function createProcessor(deps: ProcessorDeps) {
     let answer: QueuedAnswer;
     let chunks = 0;
     try {
-      // The gateway checked the model against its own table; this one may have been reloaded since.
-      const routed = deps.upstreams.groupFor(request.body.model);
-      if (routed === undefined) throw errors.modelNotFound(request.body.model);
-      group = routed.label;
       const api = deps.apis.get(request.kind);
       // A gateway of another release: ours to fix, answered 500 with the stack logged.
       if (api === undefined) throw new Error(`No API of kind "${request.kind}" in this worker.`);
-      let folded: NonStreamAnswer;
-      if (deps.capacity !== undefined && hasCapacityLimits(routed)) {
-        const scheduled = await callWhenRoom(
-          deps.capacity,
-          routed,
-          deps.settings,
-          {
-            api,
-            request,
-            jobId,
-            deadline: data.deadline,
-            signal,
-            share: data.workClass === undefined ? 1 : deps.nonInteractiveShare,
-          },
-          deps.observe,
-          {
-            absorbed429: () => deps.metrics.upstream429sAbsorbed.inc(),
-            waited: (ms) =>
-              deps.metrics.capacityWait.observe({ class: data.workClass ?? 'interactive' }, ms / 1000),
-          },
-        );
-        if ('waitMs' in scheduled) {
-          // Room comes too late for this client: a 429 now, saying when, rather than at its deadline.
-          const roomAt = Date.now() + scheduled.waitMs;
-          if (roomAt >= data.deadline) {
-            deps.metrics.capacityRefusals.inc();
-            throw capacityExhausted(scheduled.waitMs);
-          }
-          // Otherwise the job waits in the queue (delayed) and any worker takes it up on time.
-          await job.moveToDelayed(roomAt, token);
-          deps.metrics.capacityDelays.inc();
-          finish('delayed');
-          throw new DelayedError();
-        }
-        folded = scheduled.answer;
-      } else {
-        folded = await completeFromStream(routed, deps.settings, api, request, signal, deps.observe);
-      }
+      const fold = await foldJobRequest(deps, job, token, api, signal, () => finish('delayed'));
+      group = fold.group;
+      const folded = fold.answer;
       chunks = folded.chunks;
       failure = folded.failure;
       if (folded.mismatches !== undefined && folded.mismatches.length > 0)

@@ -7,7 +7,10 @@ import {
   describeTopology,
   errorAnswer,
   errorDialectOf,
+  failedResponse,
+  type JsonObject,
   type Logger,
+  lifecycleEvent,
   nonStreamSettings,
   ProxyError,
   queueNames,
@@ -18,6 +21,7 @@ import {
   upstreamObserver,
 } from '@openai-proxy/shared';
 import {
+  BackgroundStore,
   CapacityStore,
   channelPubSub,
   createRedis,
@@ -87,8 +91,10 @@ export async function startWorkerChild(
 
   const publish = answerPublisher(publisher, names, pubSub, config.RESULT_TTL_SECONDS);
 
+  const background = new BackgroundStore(publisher, names, pubSub, config.BACKGROUND_TTL_SECONDS);
   const processor = createProcessor({
     apis,
+    background,
     capacity: new CapacityStore(publisher, names.prefix),
     nonInteractiveShare: (100 - config.CAPACITY_INTERACTIVE_SHARE) / 100,
     upstreams,
@@ -129,6 +135,12 @@ export async function startWorkerChild(
     // BullMQ gave up on the job (it stalled more than once, its worker dying each time): its
     // client still waits, so it gets a 502 now instead of a 504 at its deadline.
     if (job === undefined || Date.now() >= job.data.deadline) return;
+    if (job.data.background !== undefined) {
+      void failBackground(background, job.data.background.responseId, error.message).catch((err: unknown) =>
+        logger.warn({ err, jobId: job.id }, 'could not end a failed background response'),
+      );
+      return;
+    }
     const failure = new ProxyError('job_failed', `The job failed in the worker farm: ${error.message}`);
     const failedAnswer = errorAnswer(failure, null, errorDialectOf(apis, job.data.request.kind));
     publish(job.data.replyTo, { ...failedAnswer, jobId: String(job.id), queueWaitMs: 0 }).catch(
@@ -189,4 +201,15 @@ export async function startWorkerChild(
     return closing;
   };
   return { worker, reloadUpstreams: () => reloadUpstreams(upstreams, config, logger), close };
+}
+
+/** A background response whose job BullMQ gave up on: failed, with the reason, unless it has ended. */
+async function failBackground(store: BackgroundStore, responseId: string, reason: string): Promise<void> {
+  const record = await store.read(responseId);
+  if (record === undefined) return;
+  const object = failedResponse(JSON.parse(record.object) as JsonObject, {
+    code: 'job_failed',
+    message: `The generation failed in the worker farm: ${reason}`,
+  });
+  await store.finish(responseId, 'failed', JSON.stringify(object), lifecycleEvent('response.failed', object));
 }

@@ -18,6 +18,25 @@ export { completionsApi } from './apis/completions-api.js';
 export { messagesApi } from './apis/messages-api.js';
 export { responsesApi } from './apis/responses-api.js';
 export {
+  asBackgroundObject,
+  failedResponse,
+  failureOfErrorBody,
+  isBackgroundId,
+  lifecycleEvent,
+  newBackgroundId,
+  queuedResponse,
+  type ResponseFailure,
+  responseSoFar,
+} from './background/background-objects.js';
+export {
+  type BackgroundRecord,
+  type BackgroundStatus,
+  eventData,
+  isFinalStatus,
+  type StatusChange,
+  type StoredEvent,
+} from './background/background-store.js';
+export {
   capacityExhausted,
   type GroupReservation,
   hasCapacityLimits,
@@ -62,6 +81,7 @@ export {
   type UpstreamReport,
   UpstreamReportedError,
 } from './fold/errors.js';
+export { isObject, type JsonObject } from './fold/json-merge.js';
 export type {
   CompletionKind,
   FoldedAnswer,

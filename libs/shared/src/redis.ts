@@ -3,6 +3,7 @@
  * queue (a standalone gateway) never loads ioredis: connections by role and topology, pub/sub
  * that suits the topology, and worker presence.
  */
+export { BackgroundStore } from './background/background-store.js';
 export {
   type CapacityMember,
   type CapacitySnapshot,

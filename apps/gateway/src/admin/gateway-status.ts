@@ -33,10 +33,11 @@ export function gatewayStatus(sources: StatusSources): RouteHandler {
     const now = Date.now();
     const health = completer.queueHealth;
     const queueMode = health !== undefined;
-    const [queue, workerIds, rooms] = await Promise.all([
+    const [queue, workerIds, rooms, background] = await Promise.all([
       health?.sampleQueue().catch(() => ({})),
       sources.liveWorkers?.().catch(() => undefined),
       Promise.all(upstreams.all.map((upstream) => capacityOf(upstream, sources.capacity, now))),
+      completer.background?.counts().catch(() => undefined),
     ]);
     const redisReady = health?.isReady() ?? false;
     res.json({
@@ -62,6 +63,8 @@ export function gatewayStatus(sources: StatusSources): RouteHandler {
           }
         : null,
       queue: queueMode ? (redisReady && queue !== undefined ? queue : null) : null,
+      // Background responses of the whole deployment: running now; created and ended by status.
+      background: background ?? null,
       inFlight: sources.inFlight(),
       limits: limitsInForce(config),
     });

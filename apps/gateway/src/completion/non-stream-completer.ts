@@ -1,4 +1,5 @@
 import type { Answer, CompletionApi, FoldRequest, WorkClass } from '@openai-proxy/shared';
+import type { BackgroundResponses } from '../background/background-responses.js';
 import type { QueueHealth } from './queue-health.js';
 
 /** The answer as the gateway writes it; queue mode adds how long the job waited for a worker. */
@@ -34,5 +35,7 @@ export interface NonStreamCompleter {
   ): Promise<CompletedAnswer>;
   /** Queue mode's view of Redis, workers and depth; standalone mode has none. */
   readonly queueHealth?: QueueHealth;
+  /** Queue mode's background responses; standalone mode has none (a background request is refused). */
+  readonly background?: BackgroundResponses;
   close(): Promise<void>;
 }

@@ -15,6 +15,7 @@ import {
   type RedisTopology,
 } from '@openai-proxy/shared';
 import {
+  BackgroundStore,
   type ChannelPubSub,
   channelPubSub,
   createRedis,
@@ -22,6 +23,8 @@ import {
   RedisOutageLog,
   startGatewayHeartbeat,
 } from '@openai-proxy/shared/redis';
+import { BackgroundEventFeed } from '../background/background-event-feed.js';
+import { type BackgroundQueue, BackgroundResponses } from '../background/background-responses.js';
 import type { GatewayConfig } from '../config.js';
 import { Queue } from './bullmq-queue.js';
 import { type JobAdmission, jobAdmission } from './job-admission.js';
@@ -41,6 +44,7 @@ type QueueSettings = Pick<
   | 'KEY_MAX_QUEUED'
   | 'NO_WORKERS_REFUSE_AFTER_MS'
   | 'ADMIN_API_KEYS'
+  | 'BACKGROUND_TTL_SECONDS'
 > & { redis: RedisTopology };
 
 /**
@@ -98,6 +102,9 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
   private readonly lostTimer: NodeJS.Timeout;
   private readonly outageLog: RedisOutageLog;
   private readonly cancelChannel: string;
+  /** Background responses (`POST /v1/responses` with `background: true`), kept in Redis, run by the farm. */
+  readonly background: BackgroundResponses;
+  private readonly backgroundFeed: BackgroundEventFeed;
   private heartbeat: { stop(): Promise<void> } | undefined;
   private closing: Promise<void> | undefined;
 
@@ -147,6 +154,13 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
     this.lostJobs = new LostJobWatch(this.commands, this.queue, names);
     this.lostTimer = setInterval(() => void this.answerLostJobs(), LOST_JOB_CHECK_MS);
     this.lostTimer.unref();
+    this.backgroundFeed = new BackgroundEventFeed(config.redis, names, this.pubSub, logger, this.gatewayId);
+    this.background = new BackgroundResponses(
+      new BackgroundStore(this.commands, names, this.pubSub, config.BACKGROUND_TTL_SECONDS),
+      this.backgroundQueue(),
+      this.backgroundFeed,
+      config.BACKGROUND_TTL_SECONDS,
+    );
   }
 
   /**
@@ -275,9 +289,50 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
       this.waiters.rejectAll(errors.unavailable('The gateway is shutting down.', 'shutting_down'));
       await this.queue.close().catch(() => undefined);
       this.results.close();
+      this.backgroundFeed.close();
       this.commands.disconnect();
     })();
     return this.closing;
+  }
+
+  /** How background responses use the queue: their jobs are added, withdrawn and looked up like any other. */
+  private backgroundQueue(): BackgroundQueue {
+    return {
+      add: async (jobId, data) => {
+        if (!this.isReady()) throw queueUnavailable();
+        const silentForMs = this.workers.missingFor();
+        if (silentForMs !== undefined) throw noWorkers(silentForMs);
+        const admitted = await this.admission.admit(jobId, undefined).catch((error: unknown) => {
+          this.logRedisFailure(error, 'could not admit a job');
+          throw queueUnavailable();
+        });
+        if (!admitted.admitted)
+          throw errors.unavailable(
+            `The queue is full (${'depth' in admitted ? admitted.depth : 'too many'} jobs waiting); try again shortly.`,
+            'queue_full',
+            Math.max(1, Math.ceil(this.config.RESULT_POLL_INTERVAL_MS / 1000)),
+          );
+        try {
+          await this.queue.add(data.request.kind, data, {
+            jobId,
+            removeOnComplete: true,
+            removeOnFail: this.config.ADMIN_API_KEYS.length > 0 ? KEPT_FAILED_JOBS : true,
+            attempts: 1,
+            priority: QUEUE_PRIORITY.background,
+          });
+        } catch (error) {
+          this.logRedisFailure(error, 'could not queue a job');
+          throw queueUnavailable();
+        } finally {
+          this.admission.settle(jobId);
+        }
+      },
+      cancel: (jobId) => this.cancel(jobId),
+      exists: async (jobId) => {
+        const state = await this.queue.getJobState(jobId);
+        return state !== 'unknown' && state !== 'completed' && state !== 'failed';
+      },
+    };
   }
 
   /** A failed command: part of an outage (one line per interval), or worth its own line. */

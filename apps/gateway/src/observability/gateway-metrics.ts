@@ -29,6 +29,14 @@ export interface GatewayMetrics {
   upstreamCallsInFlight: Gauge<'upstream'>;
   upstreamCallsLastMinute: Gauge<'upstream'>;
   upstreamRoom: Gauge<'upstream' | 'limit'>;
+  /** Background responses this gateway created. */
+  backgroundCreated: Counter;
+  /** Background responses this gateway cancelled (those that had not ended). */
+  backgroundCancelled: Counter;
+  /** Streams of background responses' events this gateway serves now. */
+  backgroundStreams: Gauge;
+  /** Background responses of the deployment, sampled at scrape time: `running`, and `created` and each final status since Redis was new. */
+  backgroundResponses: Gauge<'status'>;
   /** Adds a non-stream answer's usage to `tokens`, with the model label capped (token-counter.ts). */
   countTokens(answer: AnswerTokens): void;
 }
@@ -108,6 +116,27 @@ export function createGatewayMetrics(
       name: 'openai_proxy_queue_jobs',
       help: 'Jobs in the queue by state (waiting, active, delayed, failed), sampled at scrape time.',
       labelNames: ['state'],
+      registers,
+    }),
+    backgroundCreated: new Counter({
+      name: 'openai_proxy_background_created_total',
+      help: 'Background responses (POST /v1/responses with background: true) this gateway created.',
+      registers,
+    }),
+    backgroundCancelled: new Counter({
+      name: 'openai_proxy_background_cancelled_total',
+      help: 'Background responses this gateway cancelled before they ended.',
+      registers,
+    }),
+    backgroundStreams: new Gauge({
+      name: 'openai_proxy_background_streams',
+      help: "Streams of background responses' events this gateway serves now.",
+      registers,
+    }),
+    backgroundResponses: new Gauge({
+      name: 'openai_proxy_background_responses',
+      help: 'Background responses kept in Redis: running now, and created and ended by final status (counts kept in Redis), sampled at scrape time.',
+      labelNames: ['status'],
       registers,
     }),
     workersAlive: new Gauge({

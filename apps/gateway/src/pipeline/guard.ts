@@ -60,7 +60,8 @@ export function createGuard(
       }
       const credential = presented ?? authorization;
       // Who the client is, for its rate limit and its share of the queue (KEY_MAX_QUEUED).
-      if ((limit !== undefined || config.KEY_MAX_QUEUED > 0) && credential !== undefined)
+      // With gateway keys, also whose background responses it may see.
+      if ((limit !== undefined || config.KEY_MAX_QUEUED > 0 || keys.size > 0) && credential !== undefined)
         ctx.clientKeyDigest = keyDigest(credential).toString('hex');
       if (serverSideKeys) {
         delete req.headers.authorization;

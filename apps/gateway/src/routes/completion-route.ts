@@ -10,6 +10,7 @@ import {
   streamBodyFor,
   workClassOf,
 } from '@openai-proxy/shared';
+import { createBackgroundResponse } from '../background/background-routes.js';
 import type { CompletedAnswer } from '../completion/non-stream-completer.js';
 import { answerInClientTerms, errorInClientTerms, requestDeadline } from '../pipeline/client-deadline.js';
 import { readJsonBody } from '../pipeline/json-body.js';
@@ -42,6 +43,10 @@ export function completionRoute(api: CompletionApi, deps: RouteDeps): RouteHandl
     const group = deps.relay.upstreams.groupFor(model);
     if (group === undefined) throw errors.modelNotFound(model);
     ctx.group = group.label;
+    if (api.backgroundMode === true && body.background === true) {
+      await createBackgroundResponse(req, res, ctx, deps, api, body, stream);
+      return;
+    }
     if (stream) {
       await relayUpstream(req, res, ctx, deps.relay, {
         endpoint,

@@ -97,6 +97,10 @@ export function metrics(deps: RouteDeps): RouteHandler {
     if (liveWorkers === undefined) deps.metrics.workersAlive.reset();
     else deps.metrics.workersAlive.set(liveWorkers);
     await sampleUpstreamRoom(deps);
+    const background = await deps.completer.background?.counts().catch(() => undefined);
+    deps.metrics.backgroundResponses.reset();
+    for (const [status, count] of Object.entries(background ?? {}))
+      deps.metrics.backgroundResponses.set({ status }, count);
     res.setHeader('cache-control', 'no-store');
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   };

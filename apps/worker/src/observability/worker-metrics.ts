@@ -26,6 +26,10 @@ export interface WorkerMetrics {
   upstream429sAbsorbed: Counter;
   /** Jobs answered 429 because every upstream's room came after their deadline. */
   capacityRefusals: Counter;
+  /** Background responses this worker ended, by final status (completed, incomplete, failed). */
+  backgroundEnded: Counter<'status'>;
+  /** Background responses generated again because their worker was lost mid-generation. */
+  backgroundRestarts: Counter;
   tokens: Counter<'model' | 'type'>;
   /** Adds a folded answer's usage to `tokens`, with the model label capped (token-counter.ts). */
   countTokens(answer: AnswerTokens): void;
@@ -105,6 +109,17 @@ export function createWorkerMetrics(
     capacityRefusals: new Counter({
       name: 'openai_proxy_worker_capacity_refusals_total',
       help: 'Jobs answered 429 because every upstream of their group had room only after their deadline.',
+      registers,
+    }),
+    backgroundEnded: new Counter({
+      name: 'openai_proxy_background_ended_total',
+      help: 'Background responses a worker ended, by final status (completed, incomplete, failed).',
+      labelNames: ['status'],
+      registers,
+    }),
+    backgroundRestarts: new Counter({
+      name: 'openai_proxy_background_restarts_total',
+      help: 'Background responses generated again because the worker generating them was lost.',
       registers,
     }),
     tokens,

@@ -29,6 +29,11 @@ export interface CompletionApi {
   readonly hasStreamOptions: boolean;
   /** The shape of the errors its clients read; in-stream upstream errors map to it in its folder. */
   readonly errorDialect: ErrorDialect;
+  /**
+   * Whether the API has OpenAI's background mode (`background: true`: answered at once, generated
+   * in the worker farm, retrieved later); Responses only. Absent: `background` is the upstream's.
+   */
+  readonly backgroundMode?: boolean;
 }
 
 /**

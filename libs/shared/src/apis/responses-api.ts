@@ -20,4 +20,5 @@ export const responsesApi: CompletionApi = {
   keyHeader: 'authorization',
   hasStreamOptions: false,
   errorDialect: openAIErrorDialect,
+  backgroundMode: true,
 };

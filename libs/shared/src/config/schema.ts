@@ -81,6 +81,11 @@ export const commonVars = {
   STATS_INTERVAL_SECONDS: intVar(30, 0),
   /** How long a stopping process lets its requests or jobs finish before it exits anyway. */
   SHUTDOWN_GRACE_MS: intVar(30_000, 0),
+  /**
+   * Queue mode: how long a background response (`POST /v1/responses` with `background: true`) and
+   * its events are kept after their last change; also the longest its generation may take.
+   */
+  BACKGROUND_TTL_SECONDS: intVar(86_400, 1),
 } as const;
 
 export type CommonConfig = z.infer<z.ZodObject<typeof commonVars>>;

@@ -20,6 +20,11 @@ export class ChannelPubSub {
     else await client.subscribe(channel);
   }
 
+  async unsubscribe(client: RedisClient, channel: string): Promise<void> {
+    if (this.sharded) await client.sunsubscribe(channel);
+    else await client.unsubscribe(channel);
+  }
+
   onMessage(client: RedisClient, listener: (channel: string, message: string) => void): void {
     client.on(this.sharded ? 'smessage' : 'message', listener);
   }

@@ -19,6 +19,12 @@ export interface CompletionJobData {
   acceptedAt: number;
   /** Absent: interactive. Decides its place in the queue and its share of upstream capacity. */
   workClass?: WorkClass;
+  /**
+   * A background response (`POST /v1/responses` with `background: true`): the worker keeps its
+   * events and its end in Redis under this id instead of answering a gateway (`replyTo` and
+   * `gatewayId` are empty; `deadline` is the end of the response's time to live).
+   */
+  background?: { responseId: string };
 }
 
 /** A job's answer as it travels back to the gateway that waits for it. */

@@ -20,6 +20,16 @@ export interface QueueNames {
   gatewaysKey: string;
   /** Jobs a gateway admitted and is adding to the queue, counted with the queue's depth (job-admission.ts). */
   admissionsKey: string;
+  /** A background response: its owner, status and object (background-store.ts). */
+  backgroundKey(responseId: string): string;
+  /** A background response's events, as streamed, each at the stream ID `0-<sequence_number + 1>`. */
+  backgroundEventsKey(responseId: string): string;
+  /** Where the worker says a background response has new events or a new status. */
+  backgroundChannel(responseId: string): string;
+  /** The background responses not yet finished, each scored by its creation (epoch ms). */
+  backgroundActiveKey: string;
+  /** How many background responses were created and how many ended in each final status. */
+  backgroundCountsKey: string;
 }
 
 /** One queue per prefix: two deployments that share a Redis differ by their prefix. */
@@ -36,5 +46,10 @@ export function queueNames(prefix: string): QueueNames {
     heldJobsKey: `${prefix}:held-jobs`,
     gatewaysKey: `${prefix}:gateways`,
     admissionsKey: `${prefix}:admissions`,
+    backgroundKey: (id) => `${prefix}:bg:${id}`,
+    backgroundEventsKey: (id) => `${prefix}:bg:${id}:events`,
+    backgroundChannel: (id) => `${prefix}:bg-events:${id}`,
+    backgroundActiveKey: `${prefix}:bg:active`,
+    backgroundCountsKey: `${prefix}:bg:counts`,
   };
 }
