@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type MockUpstream, startMockUpstream } from '@openai-proxy/mock-upstream';
-import { responsesApi } from '@openai-proxy/shared';
+import { queueNames, responsesApi } from '@openai-proxy/shared';
 import { type AppProcess, startApp, startRedis, type TestRedis } from '@openai-proxy/test-support';
+import { Queue } from 'bullmq';
 import OpenAI from 'openai';
 import type { Response as OpenAIResponse, ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import { type InProcessFold, inProcessFold } from './support/in-process-fold.js'
 // responses belong to their key and expire.
 
 const KEY = 'sk-background-owner';
+const PREFIX = `{background-${process.pid}}`;
 const OTHER_KEY = 'sk-background-other';
 const REQUEST = { model: 'mock-model', input: 'replay' };
 const FINAL = new Set(['completed', 'incomplete', 'failed', 'cancelled']);
@@ -52,7 +54,7 @@ beforeAll(async () => {
   inProcess = inProcessFold(upstream);
   const env = {
     UPSTREAM_API_URL: upstream.chatUrl,
-    QUEUE_PREFIX: `{background-${process.pid}}`,
+    QUEUE_PREFIX: PREFIX,
     UPSTREAM_STREAM_RETRIES: '0',
     LOG_LEVEL: 'warn',
   };
@@ -329,6 +331,29 @@ describe('ownership, unknown ids, expiry, standalone', () => {
       );
     } finally {
       await Promise.all([shortGateway.stop(), shortWorker.stop()]);
+    }
+  });
+});
+
+describe('a lost job', () => {
+  it('a response whose job vanished from Redis fails job_lost, for a poll and for a stream that follows it', async () => {
+    const names = queueNames(PREFIX);
+    const queue = new Queue(names.queue, { connection: { url: redis.url }, prefix: names.prefix });
+    // Paused, no worker takes the job: it waits, and is then removed behind the proxy's back.
+    await queue.pause();
+    try {
+      const created = await client.responses.create({ model: 'mock-model', input: 'lost', background: true });
+      const following = eventsAfter(created.id);
+      await eventually(async () => (await queue.getJob(created.id)) !== undefined, 5_000);
+      await queue.remove(created.id);
+      const followed = await following;
+      expect(followed.at(-1)?.type).toBe('response.failed');
+      const failed = await client.responses.retrieve(created.id);
+      expect(failed.status).toBe('failed');
+      expect(failed.error?.code).toBe('job_lost');
+    } finally {
+      await queue.resume();
+      await queue.close();
     }
   });
 });

@@ -27,6 +27,8 @@ export interface BackgroundQueue {
 
 /** How long a stream waits for news of its response before it looks by itself. */
 const LOOK_AGAIN_MS = 1_000;
+/** Looks without news before a stream asks whether the response's job still exists. */
+const QUIET_ROUNDS_BEFORE_LOST_CHECK = 3;
 
 const notFound = (id: string) => new ProxyError('not_found', `No response with id '${id}' was found.`);
 
@@ -124,6 +126,7 @@ export class BackgroundResponses {
     signal.addEventListener('abort', onAbort);
     try {
       let cursor = after;
+      let quiet = 0;
       while (!signal.aborted) {
         news = false;
         // The status first: events kept before it said "ended" are all read below.
@@ -131,12 +134,19 @@ export class BackgroundResponses {
         for (;;) {
           const events = await this.store.events(id, cursor);
           if (events.length === 0) break;
+          quiet = 0;
           await write(events);
           cursor = events[events.length - 1]?.sequence ?? cursor;
           if (signal.aborted) return;
         }
         if (record === undefined || isFinalStatus(record.status)) return;
+        // Quiet for a while: is anyone still generating it?
+        if (quiet >= QUIET_ROUNDS_BEFORE_LOST_CHECK) {
+          quiet = 0;
+          if (await this.failIfLost(id, record)) continue;
+        }
         if (!news) {
+          quiet += 1;
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, LOOK_AGAIN_MS);
             wake = () => {
@@ -163,29 +173,9 @@ export class BackgroundResponses {
     return record;
   }
 
-  /**
-   * The object of a response that has not ended: its output so far. A response whose job is gone
-   * while it never ended (Redis lost it, or BullMQ gave it up) is failed now, `job_lost`, rather
-   * than left `in_progress` until it expires.
-   */
+  /** The object of a response that has not ended (or was cancelled): its output so far. */
   private async current(id: string, record: BackgroundRecord): Promise<JsonObject> {
-    const events = await this.store.events(id, -1, 100_000);
-    const soFar = responseSoFar(JSON.parse(record.object) as JsonObject, events, record.status);
-    if (record.status === 'cancelled' || (await this.queue.exists(id))) return soFar;
-    const failed = failedResponse(soFar, {
-      code: 'job_lost',
-      message:
-        'The generation was lost in the worker farm (its job is gone from Redis); create the response again.',
-    });
-    const change = await this.store.finish(
-      id,
-      'failed',
-      JSON.stringify(failed),
-      lifecycleEvent('response.failed', failed),
-    );
-    if (change?.changed) return failed;
-    // It ended in between: what it ended with.
-    const ended = await this.store.read(id);
+    const ended = (await this.failIfLost(id, record)) ? await this.store.read(id) : record;
     if (ended === undefined) throw notFound(id);
     if (keepsFinalObject(ended)) return JSON.parse(ended.object) as JsonObject;
     return responseSoFar(
@@ -193,6 +183,26 @@ export class BackgroundResponses {
       await this.store.events(id, -1, 100_000),
       ended.status,
     );
+  }
+
+  /**
+   * A response whose job is gone while it never ended (Redis lost the job, or BullMQ gave it up)
+   * fails now, `job_lost`, rather than stay `in_progress` until it expires. True when it ended
+   * since `record` was read, this way or another.
+   */
+  private async failIfLost(id: string, record: BackgroundRecord): Promise<boolean> {
+    if (isFinalStatus(record.status) || (await this.queue.exists(id))) return false;
+    const events = await this.store.events(id, -1, 100_000);
+    const failed = failedResponse(
+      responseSoFar(JSON.parse(record.object) as JsonObject, events, record.status),
+      {
+        code: 'job_lost',
+        message:
+          'The generation was lost in the worker farm (its job is gone from Redis); create the response again.',
+      },
+    );
+    await this.store.finish(id, 'failed', JSON.stringify(failed), lifecycleEvent('response.failed', failed));
+    return true;
   }
 }
 
