@@ -101,7 +101,7 @@ describe('the worker’s event recorder', () => {
     const { store } = newStore();
     await store.create('resp_bg_2', '', OBJECT, queued);
     await store.start('resp_bg_2');
-    const recorder = new EventRecorder(store, 'resp_bg_2', createLogger({ level: 'silent' }));
+    const recorder = new EventRecorder(store, 'resp_bg_2', createLogger({ name: 'test', level: 'silent' }));
     const folder = recorder.recording(responsesApi.folder());
     const upstreamResponse = { id: 'resp_upstream', object: 'response', status: 'in_progress', output: [] };
     folder.take(JSON.stringify({ type: 'response.created', sequence_number: 0, response: upstreamResponse }));
