@@ -226,7 +226,8 @@ describe('cancel and delete', () => {
     expect(cancelled.status).toBe('cancelled');
     expect(cancelled.id).toBe(created.id);
     await upstream.waitForAborted(abortedBefore + 1, 5_000);
-    expect(Date.now() - cancelledAt).toBeLessThan(1_500);
+    // By the broadcast, not by the end of its 40 s generation.
+    expect(Date.now() - cancelledAt).toBeLessThan(3_000);
     // It stays cancelled: the worker's end does not overwrite it, and a second cancel changes nothing.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect((await client.responses.retrieve(created.id)).status).toBe('cancelled');

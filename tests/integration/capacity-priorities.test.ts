@@ -97,3 +97,38 @@ it("keeps a person's requests quick while another key's flex flood waits its tur
   expect(median(during)).toBeLessThan(1_000);
   expect(statuses.every((status) => status === 200)).toBe(true);
 }, 120_000);
+
+it("keeps a person's requests quick while another key's background responses wait their turn", async () => {
+  const BACKGROUND = 1_000;
+  const gateway = stack.gateways.gateway.url;
+  const created = await Promise.all(
+    Array.from({ length: BACKGROUND }, (_, i) =>
+      postJson(
+        `${gateway}/v1/responses`,
+        { model: 'any', input: `background ${i}`, background: true },
+        { authorization: 'Bearer key-flood' },
+      ),
+    ),
+  );
+  expect(created.every((answer) => answer.status === 200 && answer.json.status === 'queued')).toBe(true);
+  const completed = async () => {
+    const metrics = await fetch(`${gateway}/metrics`).then((response) => response.text());
+    return Number(/openai_proxy_background_responses\{status="completed"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+  };
+  const during: number[] = [];
+  for (let i = 0; i < PEOPLE; i += 1) {
+    const started = Date.now();
+    expect((await ask('key-person', `person ${i}`)).status).toBe(200);
+    during.push(Date.now() - started);
+  }
+  const doneWhenPeopleWere = await completed();
+  for (;;) {
+    if ((await completed()) === BACKGROUND) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  console.log(
+    `[priorities] ${BACKGROUND} background responses from one key | interactive median ${median(during)} ms (max ${Math.max(...during)} ms) | background completed when the ${PEOPLE} were done: ${doneWhenPeopleWere}`,
+  );
+  expect(doneWhenPeopleWere).toBeLessThan(BACKGROUND);
+  expect(median(during)).toBeLessThan(1_000);
+}, 120_000);
