@@ -10,6 +10,7 @@ import express, { type Express } from 'express';
 import { addAdminRoutes } from './admin/admin-routes.js';
 import type { QueueBoard } from './admin/queue-board.js';
 import { backgroundResponseRoutes } from './background/background-routes.js';
+import { batchRoutes } from './batch/batch-routes.js';
 import type { NonStreamCompleter } from './completion/non-stream-completer.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayMetrics } from './observability/gateway-metrics.js';
@@ -23,6 +24,9 @@ import { health, metrics as metricsRoute, PROBE_ROUTES, ready } from './routes/p
 import type { RouteDeps } from './routes/route-deps.js';
 import { corsPolicy } from './security/cors-policy.js';
 import type { RequestLimiter } from './security/request-limiter.js';
+
+/** Room for a multipart upload's boundaries and fields beside its file. */
+const MULTIPART_OVERHEAD_BYTES = 1_048_576;
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -92,6 +96,21 @@ export function createServer(deps: GatewayDeps): Express {
   app.get('/v1/responses/:id', door.route('/v1/responses/{id}', true, background.retrieve));
   app.post('/v1/responses/:id/cancel', door.route('/v1/responses/{id}/cancel', true, background.cancel));
   app.delete('/v1/responses/:id', door.route('/v1/responses/{id}', true, background.remove));
+  // The Batch API: its files (uploads may be as large as FILES_MAX_BYTES) and batches.
+  const uploadGuard = createGuard(
+    { ...config, MAX_BODY_BYTES: config.FILES_MAX_BYTES + MULTIPART_OVERHEAD_BYTES },
+    deps.limiter,
+  );
+  const batch = batchRoutes(routeDeps, uploadGuard);
+  app.post('/v1/files', door.route('/v1/files', true, batch.uploadFile));
+  app.get('/v1/files', door.route('/v1/files', true, batch.listFiles));
+  app.get('/v1/files/:id', door.route('/v1/files/{id}', true, batch.getFile));
+  app.get('/v1/files/:id/content', door.route('/v1/files/{id}/content', true, batch.fileContent));
+  app.delete('/v1/files/:id', door.route('/v1/files/{id}', true, batch.deleteFile));
+  app.post('/v1/batches', door.route('/v1/batches', true, batch.createBatch));
+  app.get('/v1/batches', door.route('/v1/batches', true, batch.listBatches));
+  app.get('/v1/batches/:id', door.route('/v1/batches/{id}', true, batch.getBatch));
+  app.post('/v1/batches/:id/cancel', door.route('/v1/batches/{id}/cancel', true, batch.cancelBatch));
   // A mount path, not a `/v1/{*rest}` pattern: nothing decodes the client's path on the way.
   app.use('/v1', door.route('/v1/*', true, passthrough));
   // Probes stay reachable under load: they do not count against MAX_INFLIGHT.

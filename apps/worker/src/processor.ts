@@ -14,6 +14,7 @@ import {
 import type { BackgroundStore, CapacityStore } from '@openai-proxy/shared/redis';
 import { DelayedError, type Job } from 'bullmq';
 import { runBackgroundJob } from './background/background-generation.js';
+import { type BatchDeps, runBatchStep } from './batch/batch-steps.js';
 import type { CancelRegistry } from './cancel-registry.js';
 import { JobHandedBackError } from './hand-back-error.js';
 import { foldJobRequest } from './job-fold.js';
@@ -38,6 +39,8 @@ export interface ProcessorDeps {
   nonInteractiveShare?: number;
   /** Where background responses and their events are kept; jobs that name one write there. */
   background?: BackgroundStore;
+  /** Where batches, their files and their steps are; jobs of a batch need them. */
+  batch?: BatchDeps;
 }
 
 export type JobOutcome =
@@ -64,6 +67,7 @@ export function createProcessor(deps: ProcessorDeps) {
     token?: string,
   ): Promise<{ status: number } | { outcome: JobOutcome }> => {
     if (job.data.background !== undefined) return runBackgroundJob(deps, job, token);
+    if (job.data.batch !== undefined) return runBatchStep(deps, job, token);
     const jobId = String(job.id);
     const data = job.data;
     const { request } = data;

@@ -12,6 +12,7 @@ import {
   type Logger,
   lifecycleEvent,
   nonStreamSettings,
+  openFileStorage,
   ProxyError,
   queueNames,
   type RedisTopology,
@@ -22,16 +23,19 @@ import {
 } from '@openai-proxy/shared';
 import {
   BackgroundStore,
+  BatchStore,
   CapacityStore,
   channelPubSub,
   createRedis,
+  FileStore,
   gatewayWatch,
   RedisOutageLog,
   startHeartbeat,
 } from '@openai-proxy/shared/redis';
-import type { Worker } from 'bullmq';
+import { Queue, type Worker } from 'bullmq';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { answerPublisher } from './answer-publisher.js';
+import { type BatchDeps, failBatchStep } from './batch/batch-steps.js';
 import { CancelRegistry } from './cancel-registry.js';
 import type { WorkerConfig } from './config.js';
 import { DrainableWorker } from './drainable-worker.js';
@@ -92,9 +96,20 @@ export async function startWorkerChild(
   const publish = answerPublisher(publisher, names, pubSub, config.RESULT_TTL_SECONDS);
 
   const background = new BackgroundStore(publisher, names, pubSub, config.BACKGROUND_TTL_SECONDS);
+  const batchQueue = new Queue<CompletionJobData>(names.queue, {
+    connection: publisher,
+    prefix: names.prefix,
+  });
+  const batch: BatchDeps = {
+    store: new BatchStore(publisher, names),
+    files: new FileStore(publisher, names),
+    storage: await openFileStorage(config),
+    queue: batchQueue,
+  };
   const processor = createProcessor({
     apis,
     background,
+    batch,
     capacity: new CapacityStore(publisher, names.prefix),
     nonInteractiveShare: (100 - config.CAPACITY_INTERACTIVE_SHARE) / 100,
     upstreams,
@@ -135,6 +150,12 @@ export async function startWorkerChild(
     // BullMQ gave up on the job (it stalled more than once, its worker dying each time): its
     // client still waits, so it gets a 502 now instead of a 504 at its deadline.
     if (job === undefined || Date.now() >= job.data.deadline) return;
+    if (job.data.batch !== undefined) {
+      void failBatchStep(batch, job.data, error.message).catch((err: unknown) =>
+        logger.warn({ err, jobId: job.id }, 'could not record a failed batch step'),
+      );
+      return;
+    }
     if (job.data.background !== undefined) {
       void failBackground(background, job.data.background.responseId, error.message).catch((err: unknown) =>
         logger.warn({ err, jobId: job.id }, 'could not end a failed background response'),
@@ -191,6 +212,7 @@ export async function startWorkerChild(
       await heartbeat.stop();
       // Nothing left to wait for: `force` skips BullMQ's wait on Redis.
       await worker.close(true);
+      await batchQueue.close().catch(() => undefined);
       cancels.close();
       await upstreams.close();
       cancelSubscriber.disconnect();

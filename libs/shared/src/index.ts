@@ -37,6 +37,17 @@ export {
   type StoredEvent,
 } from './background/background-store.js';
 export {
+  type BatchInputError,
+  type BatchObject,
+  type BatchSpec,
+  type BatchStatus,
+  type LineEnd,
+  newBatchId,
+} from './batch/batch-store.js';
+export { FileMissingError, type FileStorage, FileTooLargeError } from './batch/file-storage.js';
+export { type FileObject, type ListPage, newFileId, page, storageKeyOf } from './batch/file-store.js';
+export { type FileStorageSetting, openFileStorage } from './batch/open-file-storage.js';
+export {
   capacityExhausted,
   type GroupReservation,
   hasCapacityLimits,
@@ -103,6 +114,8 @@ export { runClusterPrimary } from './process/cluster-primary.js';
 export { installProcessPolicy, onReloadSignal, onShutdownSignal } from './process/process-policy.js';
 export { exitOnListenFailure } from './process/startup-failure.js';
 export {
+  BATCH_STEP_MS,
+  type BatchJobStep,
   type CompletionJobData,
   decodeAnswer,
   encodeAnswer,

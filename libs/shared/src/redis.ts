@@ -4,6 +4,8 @@
  * that suits the topology, and worker presence.
  */
 export { BackgroundStore } from './background/background-store.js';
+export { BatchStore } from './batch/batch-store.js';
+export { FileStore } from './batch/file-store.js';
 export {
   type CapacityMember,
   type CapacitySnapshot,

@@ -97,7 +97,9 @@ function handleCompletion(
     sendJson(res, 400, STREAM_REQUIRED_BODY);
     return;
   }
-  const behavior = deps.nextBehavior();
+  // A request may name its own behavior (`mock_behavior` in its body): many requests in flight at
+  // once, each answered its own way, whatever order they arrive in (batch tests).
+  const behavior = behaviorInBody(parsed.value) ?? deps.nextBehavior();
   const ctx = {
     res,
     request,
@@ -163,4 +165,15 @@ export async function handleRequest(
   } else {
     sendJson(res, 404, notFoundBody(method, path));
   }
+}
+
+const BODY_BEHAVIORS = new Set(['echo', 'status', 'drop', 'hang']);
+
+/** The behavior a request names in its body's `mock_behavior` (echo, status, drop or hang), if any. */
+function behaviorInBody(body: unknown): MockBehavior | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const named = (body as { mock_behavior?: unknown }).mock_behavior;
+  if (typeof named !== 'object' || named === null) return undefined;
+  const kind = (named as { kind?: unknown }).kind;
+  return typeof kind === 'string' && BODY_BEHAVIORS.has(kind) ? (named as MockBehavior) : undefined;
 }

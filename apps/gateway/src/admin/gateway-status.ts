@@ -33,11 +33,12 @@ export function gatewayStatus(sources: StatusSources): RouteHandler {
     const now = Date.now();
     const health = completer.queueHealth;
     const queueMode = health !== undefined;
-    const [queue, workerIds, rooms, background] = await Promise.all([
+    const [queue, workerIds, rooms, background, batches] = await Promise.all([
       health?.sampleQueue().catch(() => ({})),
       sources.liveWorkers?.().catch(() => undefined),
       Promise.all(upstreams.all.map((upstream) => capacityOf(upstream, sources.capacity, now))),
       completer.background?.counts().catch(() => undefined),
+      batchProgress(completer),
     ]);
     const redisReady = health?.isReady() ?? false;
     res.json({
@@ -65,6 +66,8 @@ export function gatewayStatus(sources: StatusSources): RouteHandler {
       queue: queueMode ? (redisReady && queue !== undefined ? queue : null) : null,
       // Background responses of the whole deployment: running now; created and ended by status.
       background: background ?? null,
+      // Batches of the whole deployment: counts, and the progress of those not yet ended.
+      batches: batches ?? null,
       inFlight: sources.inFlight(),
       limits: limitsInForce(config),
     });
@@ -107,4 +110,25 @@ function limitsInForce(config: GatewayConfig) {
     queueActions: config.ADMIN_QUEUE_ACTIONS,
     showContent: config.ADMIN_SHOW_CONTENT,
   };
+}
+
+/** The deployment's batches: how many ended how, and each running one's progress (the oldest 20). */
+async function batchProgress(completer: NonStreamCompleter) {
+  const store = completer.batches?.batches;
+  if (store === undefined) return undefined;
+  try {
+    const [counts, active] = await Promise.all([store.counts(), store.active(20)]);
+    return {
+      counts,
+      active: active.map(({ id, status, endpoint, created_at, request_counts }) => ({
+        id,
+        status,
+        endpoint,
+        created_at,
+        request_counts,
+      })),
+    };
+  } catch {
+    return undefined;
+  }
 }

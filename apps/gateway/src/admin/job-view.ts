@@ -22,6 +22,10 @@ export function jobDataForBoard(data: unknown, showContent: boolean): Record<str
     kind: request.kind,
     requestId: request.requestId,
     model: typeof body?.model === 'string' ? body.model : undefined,
+    // Interactive, background or batch: what the dashboard tells the queue's jobs apart by.
+    class: job.workClass ?? 'interactive',
+    ...(job.background === undefined ? {} : { backgroundResponse: job.background.responseId }),
+    ...(job.batch === undefined ? {} : { batch: job.batch }),
     acceptedAt: isoTime(job.acceptedAt),
     deadline: isoTime(job.deadline),
     // None: the upstream keys are the server's own, or the job failed (workers drop the key then).
@@ -52,7 +56,7 @@ function parsedOrText(body: string): unknown {
 }
 
 function isoTime(epochMs: number | undefined): string | undefined {
-  return typeof epochMs === 'number' && Number.isFinite(epochMs)
+  return typeof epochMs === 'number' && Number.isFinite(epochMs) && Math.abs(epochMs) <= 8.64e15
     ? new Date(epochMs).toISOString()
     : undefined;
 }

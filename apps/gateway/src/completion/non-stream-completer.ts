@@ -1,5 +1,6 @@
 import type { Answer, CompletionApi, FoldRequest, WorkClass } from '@openai-proxy/shared';
 import type { BackgroundResponses } from '../background/background-responses.js';
+import type { BatchService } from '../batch/batch-service.js';
 import type { QueueHealth } from './queue-health.js';
 
 /** The answer as the gateway writes it; queue mode adds how long the job waited for a worker. */
@@ -37,5 +38,7 @@ export interface NonStreamCompleter {
   readonly queueHealth?: QueueHealth;
   /** Queue mode's background responses; standalone mode has none (a background request is refused). */
   readonly background?: BackgroundResponses;
+  /** Queue mode's Batch API (files and batches); standalone mode has none (its routes answer 400). */
+  readonly batches?: BatchService;
   close(): Promise<void>;
 }

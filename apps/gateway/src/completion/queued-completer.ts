@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
+  BATCH_STEP_MS,
   type CompletionApi,
   type CompletionJobData,
   deadlineError,
   type ErrorDialect,
   errorAnswer,
   errors,
+  type FileStorageSetting,
   type FoldRequest,
   type Logger,
+  openFileStorage,
   ProxyError,
   QUEUE_PRIORITY,
   queueNames,
@@ -16,15 +19,18 @@ import {
 } from '@openai-proxy/shared';
 import {
   BackgroundStore,
+  BatchStore,
   type ChannelPubSub,
   channelPubSub,
   createRedis,
+  FileStore,
   type RedisClient,
   RedisOutageLog,
   startGatewayHeartbeat,
 } from '@openai-proxy/shared/redis';
 import { BackgroundEventFeed } from '../background/background-event-feed.js';
 import { type BackgroundQueue, BackgroundResponses } from '../background/background-responses.js';
+import { BatchService } from '../batch/batch-service.js';
 import type { GatewayConfig } from '../config.js';
 import { Queue } from './bullmq-queue.js';
 import { type JobAdmission, jobAdmission } from './job-admission.js';
@@ -45,6 +51,7 @@ type QueueSettings = Pick<
   | 'NO_WORKERS_REFUSE_AFTER_MS'
   | 'ADMIN_API_KEYS'
   | 'BACKGROUND_TTL_SECONDS'
+  | FileStorageSetting
 > & { redis: RedisTopology };
 
 /**
@@ -105,6 +112,8 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
   /** Background responses (`POST /v1/responses` with `background: true`), kept in Redis, run by the farm. */
   readonly background: BackgroundResponses;
   private readonly backgroundFeed: BackgroundEventFeed;
+  /** The Batch API (`/v1/files`, `/v1/batches`), run by the farm at batch priority. */
+  readonly batches: BatchService;
   private heartbeat: { stop(): Promise<void> } | undefined;
   private closing: Promise<void> | undefined;
 
@@ -160,6 +169,12 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
       this.backgroundQueue(),
       this.backgroundFeed,
       config.BACKGROUND_TTL_SECONDS,
+    );
+    this.batches = new BatchService(
+      new BatchStore(this.commands, names),
+      new FileStore(this.commands, names),
+      () => openFileStorage(config),
+      { validate: (batchId) => this.queueBatchStep(batchId) },
     );
   }
 
@@ -333,6 +348,32 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
         return state !== 'unknown' && state !== 'completed' && state !== 'failed';
       },
     };
+  }
+
+  /** Queues a batch's check, the step that queues its lines. */
+  private async queueBatchStep(batchId: string): Promise<void> {
+    if (!this.isReady()) throw queueUnavailable();
+    const data: CompletionJobData = {
+      request: { kind: 'batch', body: { model: '', rest: '{}' }, headers: {}, requestId: batchId },
+      replyTo: '',
+      gatewayId: '',
+      deadline: Date.now() + BATCH_STEP_MS,
+      acceptedAt: Date.now(),
+      workClass: 'batch',
+      batch: { batchId, step: 'validate' },
+    };
+    try {
+      await this.queue.add('batch:validate', data, {
+        jobId: `${batchId}-validate`,
+        removeOnComplete: true,
+        removeOnFail: this.config.ADMIN_API_KEYS.length > 0 ? KEPT_FAILED_JOBS : true,
+        attempts: 1,
+        priority: QUEUE_PRIORITY.batch,
+      });
+    } catch (error) {
+      this.logRedisFailure(error, 'could not queue a batch');
+      throw queueUnavailable();
+    }
   }
 
   /** A failed command: part of an outage (one line per interval), or worth its own line. */

@@ -37,6 +37,8 @@ export interface GatewayMetrics {
   backgroundStreams: Gauge;
   /** Background responses of the deployment, sampled at scrape time: `running`, and `created` and each final status since Redis was new. */
   backgroundResponses: Gauge<'status'>;
+  /** Batches of the deployment, sampled at scrape time: `active`, and `created` and each final status. */
+  batches: Gauge<'status'>;
   /** Adds a non-stream answer's usage to `tokens`, with the model label capped (token-counter.ts). */
   countTokens(answer: AnswerTokens): void;
 }
@@ -136,6 +138,12 @@ export function createGatewayMetrics(
     backgroundResponses: new Gauge({
       name: 'openai_proxy_background_responses',
       help: 'Background responses kept in Redis: running now, and created and ended by final status (counts kept in Redis), sampled at scrape time.',
+      labelNames: ['status'],
+      registers,
+    }),
+    batches: new Gauge({
+      name: 'openai_proxy_batches',
+      help: 'Batches kept in Redis: active now, and created and ended by final status (counts kept in Redis), sampled at scrape time.',
       labelNames: ['status'],
       registers,
     }),

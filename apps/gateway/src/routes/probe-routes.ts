@@ -101,6 +101,9 @@ export function metrics(deps: RouteDeps): RouteHandler {
     deps.metrics.backgroundResponses.reset();
     for (const [status, count] of Object.entries(background ?? {}))
       deps.metrics.backgroundResponses.set({ status }, count);
+    const batches = await deps.completer.batches?.batches.counts().catch(() => undefined);
+    deps.metrics.batches.reset();
+    for (const [status, count] of Object.entries(batches ?? {})) deps.metrics.batches.set({ status }, count);
     res.setHeader('cache-control', 'no-store');
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   };

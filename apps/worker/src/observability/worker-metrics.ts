@@ -30,6 +30,8 @@ export interface WorkerMetrics {
   backgroundEnded: Counter<'status'>;
   /** Background responses generated again because their worker was lost mid-generation. */
   backgroundRestarts: Counter;
+  /** Lines of batches this worker ended, by how (completed, failed, skipped: cancelled or expired). */
+  batchLines: Counter<'end'>;
   tokens: Counter<'model' | 'type'>;
   /** Adds a folded answer's usage to `tokens`, with the model label capped (token-counter.ts). */
   countTokens(answer: AnswerTokens): void;
@@ -120,6 +122,12 @@ export function createWorkerMetrics(
     backgroundRestarts: new Counter({
       name: 'openai_proxy_background_restarts_total',
       help: 'Background responses generated again because the worker generating them was lost.',
+      registers,
+    }),
+    batchLines: new Counter({
+      name: 'openai_proxy_batch_lines_total',
+      help: 'Lines of batches a worker ended, by how (completed, failed, skipped: not run, the batch cancelled or expired).',
+      labelNames: ['end'],
       registers,
     }),
     tokens,

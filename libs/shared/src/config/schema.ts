@@ -86,6 +86,19 @@ export const commonVars = {
    * its events are kept after their last change; also the longest its generation may take.
    */
   BACKGROUND_TTL_SECONDS: intVar(86_400, 1),
+  /** Queue mode: the folder that keeps `/v1/files` (batch input and output); shared by every gateway and worker. */
+  FILES_DIR: stringVar('data/files'),
+  /** Largest file `POST /v1/files` takes. */
+  FILES_MAX_BYTES: intVar(209_715_200, 1),
+  /** An S3-compatible bucket for the files instead of FILES_DIR (credentials: the AWS SDK's own, e.g. AWS_ACCESS_KEY_ID). */
+  FILES_S3_BUCKET: optionalStringVar(),
+  /** The S3 endpoint (MinIO, R2, …); empty: AWS. */
+  FILES_S3_ENDPOINT: optionalStringVar(),
+  FILES_S3_REGION: stringVar('us-east-1'),
+  /** A key prefix inside the bucket (e.g. `openai-proxy/`). */
+  FILES_S3_PREFIX: stringVar(''),
+  /** Path-style addressing (`endpoint/bucket/key`), which MinIO and most S3-compatible servers need. */
+  FILES_S3_FORCE_PATH_STYLE: boolVar(false),
 } as const;
 
 export type CommonConfig = z.infer<z.ZodObject<typeof commonVars>>;

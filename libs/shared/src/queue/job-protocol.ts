@@ -25,7 +25,22 @@ export interface CompletionJobData {
    * `gatewayId` are empty; `deadline` is the end of the response's time to live).
    */
   background?: { responseId: string };
+  /** A step of a batch (`/v1/batches`): its check and queueing, one of its lines, or its output files. */
+  batch?: BatchJobStep;
 }
+
+/**
+ * A batch's work in the queue, at batch priority: `validate` checks the input file and queues a job
+ * per line (`line`, whose `request` is that line's), and the line that ends last queues `finalize`,
+ * which writes the output and error files. Job ids are the batch's id and the step (and line), so
+ * a step queued twice runs once.
+ */
+/** How long a batch's own step (`validate`, `finalize`) may wait and run: it is bound by no window. */
+export const BATCH_STEP_MS = 2 * 24 * 3600 * 1000;
+
+export type BatchJobStep =
+  | { batchId: string; step: 'validate' | 'finalize' }
+  | { batchId: string; step: 'line'; line: number; customId: string };
 
 /** A job's answer as it travels back to the gateway that waits for it. */
 export type QueuedAnswer = Answer & {

@@ -30,6 +30,20 @@ export interface QueueNames {
   backgroundActiveKey: string;
   /** How many background responses were created and how many ended in each final status. */
   backgroundCountsKey: string;
+  /** A file of `/v1/files`: its object and owner (file-store.ts). */
+  fileKey(fileId: string): string;
+  /** One owner's files, scored by creation. */
+  filesOfOwnerKey(owner: string): string;
+  /** A batch: status, owner, spec, times, counts (batch-store.ts). */
+  batchKey(batchId: string): string;
+  /** A batch's line results, by line, until its output files are written. */
+  batchResultsKey(batchId: string): string;
+  /** One owner's batches, scored by creation. */
+  batchesOfOwnerKey(owner: string): string;
+  /** How many batches were created and ended in each final status. */
+  batchCountsKey: string;
+  /** The batches not yet ended, scored by creation. */
+  batchActiveKey: string;
 }
 
 /** One queue per prefix: two deployments that share a Redis differ by their prefix. */
@@ -51,5 +65,12 @@ export function queueNames(prefix: string): QueueNames {
     backgroundChannel: (id) => `${prefix}:bg-events:${id}`,
     backgroundActiveKey: `${prefix}:bg:active`,
     backgroundCountsKey: `${prefix}:bg:counts`,
+    fileKey: (id) => `${prefix}:file:${id}`,
+    filesOfOwnerKey: (owner) => `${prefix}:files:${owner}`,
+    batchKey: (id) => `${prefix}:batch:${id}`,
+    batchResultsKey: (id) => `${prefix}:batch:${id}:results`,
+    batchesOfOwnerKey: (owner) => `${prefix}:batches:${owner}`,
+    batchCountsKey: `${prefix}:batch:counts`,
+    batchActiveKey: `${prefix}:batch:active`,
   };
 }
