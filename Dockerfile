@@ -36,6 +36,9 @@ COPY --from=build /app/apps/gateway/dist apps/gateway/dist
 COPY --from=build /app/apps/worker/dist apps/worker/dist
 # Files stay owned by root and read-only to the app; it runs as the image's unprivileged `node` user
 # and writes nothing but logs to stdout.
+# Where /v1/files keeps its bytes by default (FILES_DIR=data/files): owned by the user that runs the
+# apps, so a volume mounted there (docker-compose.yml) starts writable.
+RUN mkdir -p data/files && chown -R node:node data
 USER node
 # 3000: gateway (PORT). 9464: worker farm /metrics and /health (WORKER_METRICS_PORT).
 EXPOSE 3000 9464

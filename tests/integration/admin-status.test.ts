@@ -142,7 +142,7 @@ describe('GET /admin/status', () => {
         ids: [expect.stringMatching(new RegExp(`:${childPid}$`))],
         refusingNewJobs: false,
       },
-      queue: { waiting: 0, active: 0, delayed: 0, failed: 0 },
+      queue: { waiting: 0, prioritized: 0, active: 0, delayed: 0, failed: 0 },
       inFlight: 0,
       limits: {
         maxInflight: 77,

@@ -266,6 +266,36 @@ describe.each([{ storage: 'disk' }, { storage: 's3' }])(
       expect((await client.batches.cancel(created.id)).status).toBe('cancelled');
     }, 120_000);
 
+    it('a batch cancelled while its file is being checked ends, cancelled or failed, never stuck', async () => {
+      const lines = Array.from({ length: 20_000 }, (_unused, index) =>
+        JSON.stringify({
+          custom_id: `c-${index}`,
+          method: 'POST',
+          url: '/v1/completions',
+          body: { model: 'mock-model', prompt: `p ${index}` },
+        }),
+      );
+      for (const tail of ['', '{"custom_id": "broken", ']) {
+        const input = await client.files.create({
+          file: await toFile(Buffer.from(`${lines.join('\n')}\n${tail}`), 'big.jsonl'),
+          purpose: 'batch',
+        });
+        const created = await client.batches.create({
+          input_file_id: input.id,
+          endpoint: '/v1/completions',
+          completion_window: '24h',
+        });
+        await client.batches.cancel(created.id);
+        const batch = await settled(client, created.id);
+        expect(tail === '' ? ['cancelled'] : ['cancelled', 'failed']).toContain(batch.status);
+        const output = await fileLines(client, batch.output_file_id);
+        const errors = await fileLines(client, batch.error_file_id);
+        expect(new Set([...output, ...errors].map((line) => line.custom_id)).size).toBe(
+          output.length + errors.length,
+        );
+      }
+    }, 120_000);
+
     it('files and batches belong to their key; lists page; a deleted file is gone', async () => {
       const input = await client.files.create({
         file: await toFile(

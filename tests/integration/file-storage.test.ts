@@ -1,7 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -15,24 +13,11 @@ import {
   storageKeyOf,
 } from '@openai-proxy/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startS3Server, type TestS3Server } from './support/s3-server.js';
 
 // The bytes of `/v1/files` on disk (FILES_DIR) and in an S3-compatible bucket (FILES_S3_*), both
 // opened through openFileStorage as the apps do and held to the same contract; the bucket is a
 // real S3 server (s3rver, from npm) speaking to the official AWS SDK.
-
-/** The part of s3rver's API used here (the package has no types). */
-interface S3rver {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-}
-type S3rverOptions = {
-  port: number;
-  address: string;
-  silent: boolean;
-  directory: string;
-  configureBuckets: { name: string }[];
-};
-const S3rver = createRequire(import.meta.url)('s3rver') as new (options: S3rverOptions) => S3rver;
 
 const MB = 1024 * 1024;
 const BUCKET = 'test-bucket';
@@ -46,7 +31,7 @@ const NO_S3 = {
 };
 
 const dirs: string[] = [];
-let s3: S3rver | undefined;
+let s3: TestS3Server | undefined;
 
 async function temporaryDir(name: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `oaip-${name}-`));
@@ -78,27 +63,22 @@ const storages: { name: string; describes: RegExp; open: () => Promise<Opened> }
     name: 's3',
     describes: new RegExp(`^s3 ${BUCKET}$`),
     open: async () => {
-      const directory = await temporaryDir('s3rver');
-      s3 = new S3rver({
-        port: 0,
-        address: '127.0.0.1',
-        silent: true,
-        directory,
-        configureBuckets: [{ name: BUCKET }],
-      });
-      const { port } = await s3.run();
+      const server = await startS3Server(BUCKET);
+      s3 = server;
       process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
       process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
       const storage = await openFileStorage({
         // Set but unused: the bucket wins.
-        FILES_DIR: join(directory, 'unused'),
+        FILES_DIR: join(server.directory, 'unused'),
         FILES_S3_BUCKET: BUCKET,
-        FILES_S3_ENDPOINT: `http://127.0.0.1:${port}`,
+        FILES_S3_ENDPOINT: server.endpoint,
         FILES_S3_REGION: 'us-east-1',
         FILES_S3_PREFIX: PREFIX,
         FILES_S3_FORCE_PATH_STYLE: true,
       });
-      return { storage, root: join(directory, BUCKET) };
+      // s3rver keeps a bucket's objects in a folder of its name, each at its key's path with
+      // `._S3rver_object` added.
+      return { storage, root: join(server.directory, BUCKET) };
     },
   },
 ];

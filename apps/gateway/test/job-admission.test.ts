@@ -1,4 +1,4 @@
-import { queueNames } from '@openai-proxy/shared';
+import { QUEUE_PRIORITY, queueNames } from '@openai-proxy/shared';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from '../src/completion/bullmq-queue.js';
@@ -65,6 +65,20 @@ describe('job admission', () => {
     expect(await admission.admit('now')).toEqual({ admitted: true });
     expect(await admission.admit('and-now')).toEqual({ admitted: true });
     expect(await admission.admit('but-not-now')).toEqual({ admitted: false, reason: 'queue_full', depth: 2 });
+    await queue.close();
+  });
+});
+
+describe('a batch waiting', () => {
+  it('counts background work but not the lines of a batch, which wait below everything by design', async () => {
+    const { queue, admission } = setUp(2);
+    for (let line = 0; line < 50; line += 1)
+      await queue.add('batch:chat', {}, { jobId: `batch_x-${line}`, priority: QUEUE_PRIORITY.batch });
+    expect(await admission.admit('person')).toEqual({ admitted: true });
+    admission.settle('person');
+    await queue.add('responses', {}, { jobId: 'background', priority: QUEUE_PRIORITY.background });
+    await queue.add('chat', {}, { jobId: 'person' });
+    expect(await admission.admit('next')).toEqual({ admitted: false, reason: 'queue_full', depth: 2 });
     await queue.close();
   });
 });

@@ -1,4 +1,4 @@
-import type { QueueNames } from '@openai-proxy/shared';
+import { QUEUE_PRIORITY, type QueueNames } from '@openai-proxy/shared';
 import type { RedisClient } from '@openai-proxy/shared/redis';
 import type { Queue } from './bullmq-queue.js';
 
@@ -12,11 +12,18 @@ import type { Queue } from './bullmq-queue.js';
  * counted twice in the moment between its add and that withdrawal. One whose gateway died in
  * between expires after ADMISSION_TTL_MS (the set itself too, once no admission came for that long).
  *
+ * A batch's lines are not counted: thousands of them wait, at the lowest priority, by design, and
+ * must not refuse the requests they yield to (BullMQ scores a prioritized job `priority × 2³²` plus
+ * a counter, so those below the batch priority are counted).
+ *
  * KEY_MAX_QUEUED, in the same script: each client (its key, or its address without keys) has a
  * set of its jobs not yet answered, each until its deadline, so one client flooding the queue is
  * refused past its share while the others keep their turn.
  */
 const ADMISSION_TTL_MS = 10_000;
+
+/** The lowest prioritized score of a batch's line (see getPriorityScore.lua in BullMQ). */
+const BATCH_SCORE = (QUEUE_PRIORITY.batch ?? 0) * 0x100000000;
 
 const ADMIT = `local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local perClient = tonumber(ARGV[4])
@@ -30,7 +37,7 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
   if redis.call('EXISTS', ARGV[3] .. id) == 1 then redis.call('ZREM', KEYS[5], id) end
 end
 local depth = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
-  + redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[5])
+  + redis.call('ZCOUNT', KEYS[3], '-inf', '(' .. ARGV[6]) + redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[5])
 if depth >= tonumber(ARGV[1]) then return {0, depth} end
 redis.call('ZADD', KEYS[5], now, ARGV[2])
 redis.call('PEXPIRE', KEYS[5], ${ADMISSION_TTL_MS})
@@ -54,6 +61,7 @@ interface AdmissionCommands {
     jobKeyPrefix: string,
     maxPerClient: number,
     timeoutMs: number,
+    batchScore: number,
   ): Promise<[number, number]>;
 }
 
@@ -107,6 +115,7 @@ export function jobAdmission(
         queue.toKey(''),
         perClient,
         Math.max(1, Math.ceil(client?.timeoutMs ?? 1)),
+        BATCH_SCORE,
       );
       if (outcome === 1) return { admitted: true };
       return outcome === 2

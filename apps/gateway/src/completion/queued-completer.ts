@@ -220,7 +220,7 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
 
   async sampleQueue(): Promise<Record<string, number>> {
     if (!this.isReady()) return {};
-    return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+    return this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
   }
 
   async complete(

@@ -116,7 +116,7 @@ export function createGatewayMetrics(
     }),
     queueJobs: new Gauge({
       name: 'openai_proxy_queue_jobs',
-      help: 'Jobs in the queue by state (waiting, active, delayed, failed), sampled at scrape time.',
+      help: 'Jobs in the queue by state (waiting, prioritized, active, delayed, failed), sampled at scrape time.',
       labelNames: ['state'],
       registers,
     }),

@@ -49,6 +49,8 @@ export async function checkBatchInput(
   };
   for await (const { line, text } of jsonLines(source)) {
     total += 1;
+    // Past the limit the file fails anyway: the rest is not read.
+    if (total > MAX_BATCH_LINES) break;
     let request: unknown;
     try {
       request = JSON.parse(text);
@@ -61,13 +63,17 @@ export async function checkBatchInput(
       continue;
     }
     const { custom_id: customId, method, url, body } = request;
-    if (typeof customId !== 'string' || customId === '') {
+    if (customId === undefined || customId === '') {
       problem(
         'missing_required_parameter',
         line,
         'Each request needs a `custom_id`, a non-empty string.',
         'custom_id',
       );
+      continue;
+    }
+    if (typeof customId !== 'string') {
+      problem('invalid_type', line, '`custom_id` must be a string.', 'custom_id');
       continue;
     }
     if (seen.has(customId)) {
@@ -114,13 +120,16 @@ export async function checkBatchInput(
         'body.model',
       );
   }
-  if (total === 0) problem('empty_file', null, 'The input file has no requests.');
+  // Problems of the whole file are listed whatever the count of the others.
+  if (total === 0)
+    errors.push({ code: 'empty_file', line: null, message: 'The input file has no requests.', param: null });
   if (total > MAX_BATCH_LINES)
-    problem(
-      'too_many_tasks',
-      null,
-      `The input file has ${total} requests; a batch takes at most ${MAX_BATCH_LINES}.`,
-    );
+    errors.push({
+      code: 'too_many_tasks',
+      line: null,
+      message: `The input file has more than ${MAX_BATCH_LINES} requests, the most a batch takes.`,
+      param: null,
+    });
   if (errors.length > 0 || model === undefined) return { errors };
   return { total, model };
 }

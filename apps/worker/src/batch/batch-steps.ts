@@ -87,16 +87,25 @@ async function validate(deps: ProcessorDeps, batch: BatchDeps, batchId: string):
     if ((await batch.store.move(batchId, 'failed', ['validating']))?.moved) await batch.store.count('failed');
     return;
   }
+  // Cancelled before its check ended: nothing ran, nothing to write.
+  if (object.status === 'cancelling' && (await batch.store.field(batchId, 'total')) === undefined) {
+    await cancelledBeforeRunning(batch, batchId);
+    return;
+  }
   if (object.status === 'validating') {
     const checked = await checkBatchInput(await input(), object.endpoint, api);
     if ('errors' in checked) {
       await batch.store.set(batchId, { errors: JSON.stringify(checked.errors) });
       if ((await batch.store.move(batchId, 'failed', ['validating']))?.moved)
         await batch.store.count('failed');
+      else await cancelledBeforeRunning(batch, batchId);
       return;
     }
     await batch.store.set(batchId, { total: checked.total, model: checked.model });
-    await batch.store.move(batchId, 'in_progress', ['validating']);
+    if (!(await batch.store.move(batchId, 'in_progress', ['validating']))?.moved) {
+      await cancelledBeforeRunning(batch, batchId);
+      return;
+    }
   }
   let queued = Number((await batch.store.field(batchId, 'enqueued')) ?? 0);
   let ordinal = 0;
@@ -147,6 +156,12 @@ async function validate(deps: ProcessorDeps, batch: BatchDeps, batchId: string):
   const skipped = Number((await batch.store.field(batchId, 'skipped')) ?? 0);
   if (counts !== undefined && counts.completed + counts.failed + skipped >= counts.total)
     await queueFinalize(batch, batchId);
+}
+
+/** A batch cancelled while it was being checked: `cancelled`, with no files (no request ran). */
+async function cancelledBeforeRunning(batch: BatchDeps, batchId: string): Promise<void> {
+  if ((await batch.store.move(batchId, 'cancelled', ['cancelling']))?.moved)
+    await batch.store.count('cancelled');
 }
 
 async function queueFinalize(batch: BatchDeps, batchId: string): Promise<void> {
@@ -391,7 +406,7 @@ export async function failBatchStep(
     await batch.store.set(step.batchId, {
       errors: JSON.stringify([{ code: 'job_failed', line: null, message, param: null }]),
     });
-    if ((await batch.store.move(step.batchId, 'failed', ['validating', 'in_progress']))?.moved)
+    if ((await batch.store.move(step.batchId, 'failed', ['validating', 'in_progress', 'cancelling']))?.moved)
       await batch.store.count('failed');
   }
 }

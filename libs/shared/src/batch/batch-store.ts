@@ -98,7 +98,7 @@ redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
 local h = redis.call('HMGET', KEYS[1], 'total', 'completed', 'failed', 'skipped', 'queued')
 local total = tonumber(h[1]) or -1
 local ended = (tonumber(h[2]) or 0) + (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0)
-if h[5] == '1' and ended >= total then return {1, 1} end
+if h[5] == '1' and total >= 0 and ended >= total then return {1, 1} end
 return {1, 0}`;
 
 interface Scripted {

@@ -71,13 +71,20 @@ export class FileStore {
       purpose?: string | undefined;
     },
   ): Promise<ListPage<FileObject>> {
-    const ids = await pageOfIds(this.redis, this.names.filesOfOwnerKey(owner), options);
-    const objects = ids.length === 0 ? [] : await this.objectsOf(ids);
-    const matching = objects.filter(
-      (file) => options.purpose === undefined || file.purpose === options.purpose,
-    );
-    const data = matching.slice(0, options.limit);
-    return page(data, matching.length > options.limit || ids.length > options.limit);
+    const key = this.names.filesOfOwnerKey(owner);
+    const matching: FileObject[] = [];
+    let after = options.after;
+    // A purpose filter may skip many files: windows are read until the page is full or the files end.
+    for (;;) {
+      const ids = await pageOfIds(this.redis, key, { ...options, after });
+      const objects = ids.length === 0 ? [] : await this.objectsOf(ids);
+      for (const file of objects)
+        if (options.purpose === undefined || file.purpose === options.purpose) matching.push(file);
+      const windowFull = ids.length === windowOf(options);
+      if (matching.length > options.limit || !windowFull) break;
+      after = ids.at(-1);
+    }
+    return page(matching.slice(0, options.limit), matching.length > options.limit);
   }
 
   private async objectsOf(ids: string[]): Promise<FileObject[]> {
@@ -88,6 +95,11 @@ export class FileStore {
       typeof object === 'string' ? [JSON.parse(object) as FileObject] : [],
     );
   }
+}
+
+/** How many ids a page reads: one more than it shows (it says "has more"), four times that with a filter. */
+function windowOf(options: { limit: number; purpose?: string | undefined }): number {
+  return options.purpose === undefined ? options.limit + 1 : (options.limit + 1) * 4;
 }
 
 /** Up to `limit + 1` ids of a sorted set after `after` (exclusive), in `order`; the extra one says "has more". */
@@ -105,9 +117,7 @@ export async function pageOfIds(
     if (rank === null) return [];
     start = rank + 1;
   }
-  // A purpose filter reads a wider window, so a page is rarely short for it.
-  const count = options.purpose === undefined ? options.limit + 1 : (options.limit + 1) * 4;
-  const stop = start + count - 1;
+  const stop = start + windowOf(options) - 1;
   return options.order === 'desc'
     ? redis.zrevrange(key, start, stop)
     : redis.zrange(key, String(start), String(stop));

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, join, posix, relative } from 'node:path';
@@ -85,15 +85,23 @@ async function rehearseStage(
       case 'COPY':
         copy(step, result, earlier, context);
         break;
-      case 'RUN':
+      case 'RUN': {
+        // A folder made for the unprivileged user: made here (the chown needs root, and the
+        // rehearsal runs as whoever runs the tests).
+        const folder = /^mkdir -p (\S+) && chown -R node:node \S+$/.exec(step.args);
+        if (folder !== null) {
+          mkdirSync(join(dir, folder[1] as string), { recursive: true });
+          break;
+        }
         if (!/^(npm|npx)\s/.test(step.args))
-          throw new Error(`the rehearsal runs npm steps only: RUN ${step.args}`);
+          throw new Error(`the rehearsal runs npm steps and folder making only: RUN ${step.args}`);
         await run('sh', ['-c', step.args], {
           cwd: dir,
           env: { ...process.env, ...NPM_ON_THIS_MACHINE, ...result.env },
           maxBuffer: 16 * 1024 * 1024,
         });
         break;
+      }
       case 'USER':
         result.user = step.args;
         break;
