@@ -8,6 +8,7 @@ import {
   redisTopology,
   reloadUpstreams,
   startStatsLine,
+  trackUpstreamConnections,
   UpstreamSet,
   upstreamObserver,
 } from '@openai-proxy/shared';
@@ -96,11 +97,18 @@ export async function startGateway(
     intervalSeconds: config.STATS_INTERVAL_SECONDS,
     sample: gatewayStatsSample(metrics),
   });
+  const stopConnectionTracking = trackUpstreamConnections(
+    metrics.registry,
+    'openai_proxy_upstream',
+    () => upstreams.all,
+    logger,
+  );
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       stats.stop();
+      stopConnectionTracking();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       // A keep-alive connection whose request just finished turns idle; close those as they
       // appear so the server drains as soon as the last in-flight request is answered.

@@ -18,6 +18,7 @@ import {
   type RedisTopology,
   reloadUpstreams,
   startStatsLine,
+  trackUpstreamConnections,
   UpstreamSet,
   upstreamObserver,
 } from '@openai-proxy/shared';
@@ -99,6 +100,10 @@ export async function startWorkerChild(
   const batchQueue = new Queue<CompletionJobData>(names.queue, {
     connection: publisher,
     prefix: names.prefix,
+  });
+  // Its errors are its connection's (the publisher's, watched above): nothing more to say then.
+  batchQueue.on('error', (error) => {
+    if (publisher.status === 'ready') logger.warn({ err: error }, 'batch queue error');
   });
   const batch: BatchDeps = {
     store: new BatchStore(publisher, names),
@@ -184,6 +189,12 @@ export async function startWorkerChild(
     'worker ready',
   );
 
+  const stopConnectionTracking = trackUpstreamConnections(
+    registry,
+    'openai_proxy_worker_upstream',
+    () => upstreams.all,
+    logger,
+  );
   const stats = startStatsLine({
     logger,
     intervalSeconds: config.STATS_INTERVAL_SECONDS,
@@ -195,6 +206,7 @@ export async function startWorkerChild(
     closing ??= (async () => {
       const graceEndsAt = Date.now() + config.SHUTDOWN_GRACE_MS;
       stats.stop();
+      stopConnectionTracking();
       await worker.stopTaking();
       await heartbeat.leave();
       if (worker.jobsInFlight > 0)

@@ -105,6 +105,7 @@ export {
   proxyErrorToAnthropic,
 } from './messages/index.js';
 export { DURATION_BUCKETS } from './observability/buckets.js';
+export { trackUpstreamConnections } from './observability/connection-metrics.js';
 export { createLogger, type Logger, redactedPaths } from './observability/logger.js';
 export { collectRuntimeMetrics } from './observability/runtime-metrics.js';
 export { counterSum, type StatsTotals, startStatsLine } from './observability/stats-line.js';
@@ -142,6 +143,7 @@ export {
   type NonStreamAnswer,
   type NonStreamSettings,
 } from './upstream/complete-from-stream.js';
+export { type ConnectionUse, connectionUse } from './upstream/connection-waits.js';
 export {
   ClientGoneError,
   clientDeadlineError,

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { Upstream, UpstreamSet } from '@openai-proxy/shared';
+import { connectionUse, type Upstream, type UpstreamSet } from '@openai-proxy/shared';
 import type { CapacityStore } from '@openai-proxy/shared/redis';
 import type { NonStreamCompleter } from '../completion/non-stream-completer.js';
 import type { GatewayConfig } from '../config.js';
@@ -55,6 +55,8 @@ export function gatewayStatus(sources: StatusSources): RouteHandler {
         consecutiveFailures: upstream.health.failures,
         coolingDownForMs: Math.max(0, upstream.health.recoversAt - now),
         capacity: rooms[index] ?? null,
+        // This process's connections to it; `queued`: requests waiting for one (UPSTREAM_CONNECTIONS all held).
+        connections: connectionUse(upstream),
       })),
       workers: queueMode
         ? {

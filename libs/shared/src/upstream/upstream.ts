@@ -1,5 +1,6 @@
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import type { UpstreamTimeouts } from './call-upstream.js';
+import { connectionWaitTimer } from './connection-waits.js';
 import { ModelPattern } from './model-pattern.js';
 import { UpstreamHealth } from './upstream-health.js';
 import { type UpstreamPaths, upstreamPathFor, upstreamPaths } from './upstream-paths.js';
@@ -29,6 +30,8 @@ export class Upstream {
   readonly label: string;
   readonly apiKey: string | undefined;
   readonly pool: Pool;
+  /** The pool, with each request's wait for a connection timed (connection-waits.ts): what calls go through. */
+  readonly dispatcher: Dispatcher;
   readonly health: UpstreamHealth;
   readonly origin: string;
   readonly weight: number;
@@ -66,6 +69,7 @@ export class Upstream {
         connect: { timeout: spec.timeouts.connectMs },
       });
     }
+    this.dispatcher = this.pool.compose(connectionWaitTimer(this));
   }
 
   /** Whether a request for `model` may come here: listed, matched by a glob, or an alias name. */
