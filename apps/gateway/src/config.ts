@@ -86,5 +86,9 @@ export const gatewaySchema = z.object(gatewayVars);
 export type GatewayConfig = z.infer<typeof gatewaySchema>;
 
 export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
-  return loadConfig(gatewaySchema, env);
+  const config = loadConfig(gatewaySchema, env);
+  // A pool as large as the requests this process may hold: none of them waits for a connection.
+  return config.UPSTREAM_CONNECTIONS === 0
+    ? { ...config, UPSTREAM_CONNECTIONS: config.MAX_INFLIGHT }
+    : config;
 }

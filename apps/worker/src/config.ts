@@ -26,5 +26,9 @@ export const workerSchema = z.object(workerVars);
 export type WorkerConfig = z.infer<typeof workerSchema>;
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
-  return loadConfig(workerSchema, env);
+  const config = loadConfig(workerSchema, env);
+  // A pool as large as the jobs a worker process runs at once: none of them waits for a connection.
+  return config.UPSTREAM_CONNECTIONS === 0
+    ? { ...config, UPSTREAM_CONNECTIONS: config.WORKER_CONCURRENCY }
+    : config;
 }

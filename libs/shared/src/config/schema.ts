@@ -32,8 +32,13 @@ export const upstreamVars = {
   UPSTREAM_API_KEY: listVar(),
   /** Add `stream_options.include_usage` to upstream calls so folded answers carry usage (the file's default too). */
   UPSTREAM_INCLUDE_USAGE: boolVar(true),
-  /** Connections per upstream (undici Pool). Each streaming request holds one for its whole life. */
-  UPSTREAM_CONNECTIONS: intVar(2048, 1),
+  /**
+   * Connections per upstream (undici Pool) in each process. Each streaming request holds one for
+   * its whole life, so a pool smaller than what the process holds at once makes requests wait,
+   * unseen but for the connection metrics. 0: as many as the process may hold at once, a
+   * gateway's MAX_INFLIGHT, a worker process's WORKER_CONCURRENCY (each app resolves it).
+   */
+  UPSTREAM_CONNECTIONS: intVar(0, 0),
   /** How many different upstreams one request may try before the first byte. */
   UPSTREAM_MAX_TRIES: intVar(3, 1),
   /** Queued/standalone calls only: retries of a stream that broke mid-way (nothing was sent yet). */
