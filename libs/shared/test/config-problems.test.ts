@@ -37,7 +37,7 @@ describe('a bad variable is named with what it expected and what it got', () => 
       problems({
         UPSTREAM_API_URL: URL,
         PORT: 'abc',
-        UPSTREAM_CONNECTIONS: '0',
+        UPSTREAM_CONNECTIONS: '-1',
         UPSTREAM_MAX_TRIES: '2.5',
         LOG_PRETTY: 'maybe',
         LOG_LEVEL: 'verbose',
@@ -45,7 +45,7 @@ describe('a bad variable is named with what it expected and what it got', () => 
     ).toEqual(
       [
         'PORT: must be a whole number from 0 to 65535, got "abc"',
-        'UPSTREAM_CONNECTIONS: must be a whole number, 1 or more, got "0"',
+        'UPSTREAM_CONNECTIONS: must be a whole number, 0 or more, got "-1"',
         'UPSTREAM_MAX_TRIES: must be a whole number, 1 or more, got "2.5"',
         'LOG_PRETTY: must be true or false (or 1/0, yes/no, on/off), got "maybe"',
         'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"',
@@ -64,7 +64,8 @@ describe('a bad variable is named with what it expected and what it got', () => 
     expect(config).toMatchObject({
       PORT: 8080,
       LOG_PRETTY: true,
-      UPSTREAM_CONNECTIONS: 2048,
+      // Unset: 0, each app's own limit (a gateway's MAX_INFLIGHT, a worker's WORKER_CONCURRENCY).
+      UPSTREAM_CONNECTIONS: 0,
       LOG_LEVEL: 'debug',
     });
   });
