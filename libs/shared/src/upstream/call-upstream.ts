@@ -188,7 +188,7 @@ export function streamUpstream(
   return withFailover(upstreams, request, observe, async (upstream, judge) => {
     let verdict: Verdict | undefined;
     try {
-      await upstream.dispatcher.stream(requestOptions(upstream, request), ({ statusCode, headers }) => {
+      await upstream.pool.stream(requestOptions(upstream, request), ({ statusCode, headers }) => {
         verdict = judge(statusCode, headers);
         return verdict === 'fail_over' ? discard() : openSink(upstream, statusCode, headers);
       });

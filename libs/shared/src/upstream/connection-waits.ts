@@ -1,4 +1,4 @@
-import { DecoratorHandler, type Dispatcher } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import type { Upstream } from './upstream.js';
 
 /**
@@ -23,63 +23,36 @@ export function connectionUse(upstream: Upstream): ConnectionUse {
 /** Who hears of each request's wait: one per process part that tracks upstreams (a gateway, a worker). */
 const observers = new Set<(upstream: Upstream, seconds: number) => void>();
 
+type Step = (...args: unknown[]) => unknown;
+
 /**
- * Starts a request's wait at its dispatch (before the pool's queue) and ends it when the request
- * starts on a connection (`onRequestStart`, right before its headers are written); every other
- * step goes to the request's own handler, as undici's DecoratorHandler passes it on.
+ * An upstream's pool that times each request's wait for a connection: from its dispatch (before
+ * the pool's queue) to the moment it starts on a connection, right before its headers are written
+ * (the handler's `onConnect`, or `onRequestStart` for a handler of undici's newer interface). The
+ * handler's own step is replaced on that one object, not wrapped: a wrapper (undici's `compose`)
+ * would sit between the pool and the handler for every chunk of the stream.
  */
-class WaitTimer implements Dispatcher.DispatchHandler {
-  private readonly startedAt = performance.now();
-  private readonly inner: Required<
-    Pick<
-      Dispatcher.DispatchHandler,
-      | 'onRequestStart'
-      | 'onRequestUpgrade'
-      | 'onResponseStart'
-      | 'onResponseData'
-      | 'onResponseEnd'
-      | 'onResponseError'
-    >
-  >;
+export class TimedPool extends Pool {
+  /** The upstream it serves now (a reloaded table hands the pool to the new Upstream). */
+  owner: Upstream | undefined;
 
-  constructor(
-    handler: Dispatcher.DispatchHandler,
-    private readonly upstream: Upstream,
-  ) {
-    this.inner = new DecoratorHandler(handler) as WaitTimer['inner'];
-  }
-
-  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
-    const seconds = (performance.now() - this.startedAt) / 1000;
-    for (const observe of observers) observe(this.upstream, seconds);
-    this.inner.onRequestStart(controller, context);
-  }
-
-  onRequestUpgrade(...args: Parameters<WaitTimer['inner']['onRequestUpgrade']>): void {
-    this.inner.onRequestUpgrade(...args);
-  }
-
-  onResponseStart(...args: Parameters<WaitTimer['inner']['onResponseStart']>): void {
-    this.inner.onResponseStart(...args);
-  }
-
-  onResponseData(...args: Parameters<WaitTimer['inner']['onResponseData']>): void {
-    this.inner.onResponseData(...args);
-  }
-
-  onResponseEnd(...args: Parameters<WaitTimer['inner']['onResponseEnd']>): void {
-    this.inner.onResponseEnd(...args);
-  }
-
-  onResponseError(...args: Parameters<WaitTimer['inner']['onResponseError']>): void {
-    this.inner.onResponseError(...args);
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const upstream = this.owner;
+    if (observers.size > 0 && upstream !== undefined) timeStart(handler as Record<string, unknown>, upstream);
+    return super.dispatch(options, handler);
   }
 }
 
-/** The interceptor an upstream's pool is composed with, so that each request's wait is timed. */
-export function connectionWaitTimer(upstream: Upstream): Dispatcher.DispatcherComposeInterceptor {
-  return (dispatch) => (options, handler) =>
-    observers.size === 0 ? dispatch(options, handler) : dispatch(options, new WaitTimer(handler, upstream));
+function timeStart(handler: Record<string, unknown>, upstream: Upstream): void {
+  const name = typeof handler.onConnect === 'function' ? 'onConnect' : 'onRequestStart';
+  const step = handler[name];
+  if (typeof step !== 'function') return;
+  const startedAt = performance.now();
+  handler[name] = function (this: unknown, ...args: unknown[]) {
+    const seconds = (performance.now() - startedAt) / 1000;
+    for (const observe of observers) observe(upstream, seconds);
+    return (step as Step).apply(this, args);
+  };
 }
 
 /**

@@ -1,6 +1,5 @@
-import { type Dispatcher, Pool } from 'undici';
 import type { UpstreamTimeouts } from './call-upstream.js';
-import { connectionWaitTimer } from './connection-waits.js';
+import { TimedPool } from './connection-waits.js';
 import { ModelPattern } from './model-pattern.js';
 import { UpstreamHealth } from './upstream-health.js';
 import { type UpstreamPaths, upstreamPathFor, upstreamPaths } from './upstream-paths.js';
@@ -29,9 +28,8 @@ export interface UpstreamOptions {
 export class Upstream {
   readonly label: string;
   readonly apiKey: string | undefined;
-  readonly pool: Pool;
-  /** The pool, with each request's wait for a connection timed (connection-waits.ts): what calls go through. */
-  readonly dispatcher: Dispatcher;
+  /** Its connections, each request's wait for one timed (connection-waits.ts). */
+  readonly pool: TimedPool;
   readonly health: UpstreamHealth;
   readonly origin: string;
   readonly weight: number;
@@ -61,7 +59,7 @@ export class Upstream {
       this.health = previous.health;
     } else {
       this.health = new UpstreamHealth(options.cooldownMs, options.cooldownMaxMs);
-      this.pool = new Pool(url.origin, {
+      this.pool = new TimedPool(url.origin, {
         connections: spec.connections,
         pipelining: 1,
         keepAliveTimeout: 30_000,
@@ -69,7 +67,7 @@ export class Upstream {
         connect: { timeout: spec.timeouts.connectMs },
       });
     }
-    this.dispatcher = this.pool.compose(connectionWaitTimer(this));
+    this.pool.owner = this;
   }
 
   /** Whether a request for `model` may come here: listed, matched by a glob, or an alias name. */
