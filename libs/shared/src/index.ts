@@ -115,8 +115,8 @@ export { runClusterPrimary } from './process/cluster-primary.js';
 export { installProcessPolicy, onReloadSignal, onShutdownSignal } from './process/process-policy.js';
 export { exitOnListenFailure } from './process/startup-failure.js';
 export {
-  BATCH_STEP_MS,
   type BatchJobStep,
+  batchStepJob,
   type CompletionJobData,
   decodeAnswer,
   encodeAnswer,

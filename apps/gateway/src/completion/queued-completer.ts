@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
-  BATCH_STEP_MS,
+  batchStepJob,
   type CompletionApi,
   type CompletionJobData,
   deadlineError,
@@ -353,18 +353,10 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
   /** Queues a batch's check, the step that queues its lines. */
   private async queueBatchStep(batchId: string): Promise<void> {
     if (!this.isReady()) throw queueUnavailable();
-    const data: CompletionJobData = {
-      request: { kind: 'batch', body: { model: '', rest: '{}' }, headers: {}, requestId: batchId },
-      replyTo: '',
-      gatewayId: '',
-      deadline: Date.now() + BATCH_STEP_MS,
-      acceptedAt: Date.now(),
-      workClass: 'batch',
-      batch: { batchId, step: 'validate' },
-    };
+    const { name, jobId, data } = batchStepJob(batchId, 'validate');
     try {
-      await this.queue.add('batch:validate', data, {
-        jobId: `${batchId}-validate`,
+      await this.queue.add(name, data, {
+        jobId,
         removeOnComplete: true,
         removeOnFail: this.config.ADMIN_API_KEYS.length > 0 ? KEPT_FAILED_JOBS : true,
         attempts: 1,

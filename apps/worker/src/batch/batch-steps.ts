@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import {
   asProxyError,
-  BATCH_STEP_MS,
   type BatchObject,
+  batchStepJob,
   type CompletionApi,
   type CompletionJobData,
   type FileStorage,
@@ -165,24 +165,13 @@ async function cancelledBeforeRunning(batch: BatchDeps, batchId: string): Promis
 }
 
 async function queueFinalize(batch: BatchDeps, batchId: string): Promise<void> {
-  await batch.queue.add(
-    'batch:finalize',
-    {
-      request: { kind: 'batch', body: { model: '', rest: '{}' }, headers: {}, requestId: batchId },
-      replyTo: '',
-      gatewayId: '',
-      deadline: Date.now() + BATCH_STEP_MS,
-      acceptedAt: Date.now(),
-      workClass: 'batch',
-      batch: { batchId, step: 'finalize' },
-    },
-    {
-      jobId: `${batchId}-finalize`,
-      priority: QUEUE_PRIORITY.batch,
-      removeOnComplete: true,
-      removeOnFail: true,
-    },
-  );
+  const { name, jobId, data } = batchStepJob(batchId, 'finalize');
+  await batch.queue.add(name, data, {
+    jobId,
+    priority: QUEUE_PRIORITY.batch,
+    removeOnComplete: true,
+    removeOnFail: true,
+  });
 }
 
 /** One line: its request folded like any non-stream request (not run once the batch is cancelled or expired). */

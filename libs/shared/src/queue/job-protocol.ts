@@ -38,6 +38,30 @@ export interface CompletionJobData {
 /** How long a batch's own step (`validate`, `finalize`) may wait and run: it is bound by no window. */
 export const BATCH_STEP_MS = 2 * 24 * 3600 * 1000;
 
+/**
+ * A batch's own step (`validate`, `finalize`) as a job: its name, its data (no request of its own:
+ * the lines carry theirs) and its id, the batch's and the step's, so that a second add of it is none.
+ */
+export function batchStepJob(
+  batchId: string,
+  step: 'validate' | 'finalize',
+): { name: string; jobId: string; data: CompletionJobData } {
+  const now = Date.now();
+  return {
+    name: `batch:${step}`,
+    jobId: `${batchId}-${step}`,
+    data: {
+      request: { kind: 'batch', body: { model: '', rest: '{}' }, headers: {}, requestId: batchId },
+      replyTo: '',
+      gatewayId: '',
+      deadline: now + BATCH_STEP_MS,
+      acceptedAt: now,
+      workClass: 'batch',
+      batch: { batchId, step },
+    },
+  };
+}
+
 export type BatchJobStep =
   | { batchId: string; step: 'validate' | 'finalize' }
   | { batchId: string; step: 'line'; line: number; customId: string };
