@@ -20,6 +20,10 @@ export interface BenchOptions {
   holdRequests: number;
   /** Milliseconds between two chunks of the slow upstream in the hold test. */
   holdChunkDelayMs: number;
+  /** Seconds one upstream stream of the hold test lasts. */
+  holdSeconds: number;
+  /** More variables for every gateway and worker (e.g. MAX_INFLIGHT, UPSTREAM_CONNECTIONS). */
+  appEnv: Record<string, string>;
   json: boolean;
   /** Where the JSON copy goes (always written; `--json` also prints it on stdout). */
   resultsDir: string;
@@ -44,9 +48,12 @@ const HELP = `npm run bench -- [flags]
   --gateway-processes <n>   GATEWAY_PROCESSES of the gateways (default 1)
   --worker-processes <n>    WORKER_PROCESSES of the farm (default 1)
   --worker-concurrency <n>  WORKER_CONCURRENCY per process (default 1000)
-  --hold                    the hold test: 1,000 concurrent non-stream requests on a slow upstream
+  --hold                    the hold test: --hold-requests concurrent non-stream requests on a slow upstream
   --hold-requests <n>       (default 1000)
-  --hold-chunk-delay <ms>   delay between chunks of the slow upstream (default 100: ~5 s a stream)
+  --hold-chunk-delay <ms>   delay between chunks of the slow upstream (default 100)
+  --hold-seconds <s>        how long each upstream stream of the hold test lasts (default 5)
+  --app-env <list>          more variables for the gateways and workers, e.g.
+                            MAX_INFLIGHT=30000,UPSTREAM_CONNECTIONS=2048
   --quiet-wait <s>          before each scenario, wait up to this long for the machine to be idle (default 120)
   --json                    print the results as JSON on stdout (a copy always goes to bench/results/)
   --gateway-node-options=<flags>  extra node flags for the gateways, e.g. =--max-semi-space-size=4
@@ -74,6 +81,17 @@ function list(raw: string | undefined): string[] {
     .filter((item) => item !== '');
 }
 
+/** `A=1,B=2` as variables. */
+function variables(raw: string | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const item of list(raw)) {
+    const equals = item.indexOf('=');
+    if (equals < 1) throw new Error(`--app-env takes NAME=value pairs, got ${item}`);
+    result[item.slice(0, equals)] = item.slice(equals + 1);
+  }
+  return result;
+}
+
 export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
   const { values } = parseArgs({
     args: argv,
@@ -90,6 +108,8 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
       hold: { type: 'boolean', default: false },
       'hold-requests': { type: 'string', default: '1000' },
       'hold-chunk-delay': { type: 'string', default: '100' },
+      'hold-seconds': { type: 'string', default: '5' },
+      'app-env': { type: 'string', default: '' },
       json: { type: 'boolean', default: false },
       'quiet-wait': { type: 'string', default: '120' },
       profile: { type: 'string' },
@@ -114,6 +134,8 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
     hold: values.hold === true,
     holdRequests: positiveInt('hold-requests', values['hold-requests']),
     holdChunkDelayMs: positiveInt('hold-chunk-delay', values['hold-chunk-delay']),
+    holdSeconds: positiveInt('hold-seconds', values['hold-seconds']),
+    appEnv: variables(values['app-env']),
     json: values.json === true,
     resultsDir,
     quietWaitSeconds: nonNegativeInt('quiet-wait', values['quiet-wait']),

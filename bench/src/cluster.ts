@@ -35,6 +35,8 @@ export interface ClusterOptions {
   profileDir: string;
   /** Extra Node.js flags for the gateway processes (not the anchors: they stay the reference). */
   gatewayNodeOptions: string;
+  /** More variables for every gateway and worker of the system measured. */
+  appEnv?: Record<string, string>;
 }
 
 export interface BenchCluster {
@@ -101,7 +103,7 @@ export async function startCluster(options: ClusterOptions): Promise<BenchCluste
     await waitUntil('upstream listening', upstream, () => answers200(`${upstreamBase}/v1/models`));
     const upstreamChatUrl = `${upstreamBase}/v1/chat/completions`;
 
-    const shared = { UPSTREAM_API_URL: upstreamChatUrl, QUEUE_PREFIX };
+    const shared = { UPSTREAM_API_URL: upstreamChatUrl, QUEUE_PREFIX, ...options.appEnv };
     const gatewayEnv = { ...shared, HOST: '127.0.0.1', GATEWAY_PROCESSES: String(options.gatewayProcesses) };
     const workers = node('workers', 'worker', 'apps/worker/dist/main.js', {
       ...shared,

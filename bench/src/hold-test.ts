@@ -7,9 +7,7 @@ import { SCENARIOS } from './scenarios.js';
 import { waitForQuietMachine } from './system-cpu.js';
 import { HOLD_RSS_TARGET_MB, IDLE_RSS_TARGET_MB } from './targets.js';
 
-/** How long one slow upstream stream should last. */
-const STREAM_SECONDS = 5;
-/** Per-request limit: a held request may wait for its whole stream plus queueing. */
+/** Per-request limit: a held request may wait for its whole stream plus queueing (at least this). */
 const REQUEST_TIMEOUT_SECONDS = 120;
 /** The issue's ceiling for the gateway holding 1,000 waiting requests. */
 export const HOLD_RSS_LIMIT_MB = 150;
@@ -37,8 +35,9 @@ export interface HoldResult {
 }
 
 /**
- * 1,000 non-stream requests at once through the queue against an upstream that takes ~5 s per
- * stream: every request must be answered with a correct completion while the gateway holds them.
+ * `--hold-requests` non-stream requests at once through the queue against an upstream that takes
+ * `--hold-seconds` per stream: every request must be answered with a correct completion while the
+ * gateway holds them.
  */
 export async function runHoldTest(
   options: BenchOptions,
@@ -46,7 +45,7 @@ export async function runHoldTest(
   progress: (line: string) => void,
 ): Promise<HoldResult> {
   // Chunks: role, one per word, stop, usage, [DONE]; the mock waits the delay between two chunks.
-  const words = Math.max(1, Math.round((STREAM_SECONDS * 1000) / options.holdChunkDelayMs) - 3);
+  const words = Math.max(1, Math.round((options.holdSeconds * 1000) / options.holdChunkDelayMs) - 3);
   const streamSeconds = ((words + 3) * options.holdChunkDelayMs) / 1000;
   const cluster = await startCluster({
     root,
@@ -61,6 +60,7 @@ export async function runHoldTest(
     profile: options.profile,
     profileDir: `${options.resultsDir}/profiles`,
     gatewayNodeOptions: options.gatewayNodeOptions,
+    appEnv: options.appEnv,
   });
   if (options.profile.length > 0) progress(describePids(cluster));
   try {
@@ -85,7 +85,7 @@ export async function runHoldTest(
       body: scenario.body,
       connections: options.holdRequests,
       amount: options.holdRequests,
-      timeoutSeconds: REQUEST_TIMEOUT_SECONDS,
+      timeoutSeconds: Math.max(REQUEST_TIMEOUT_SECONDS, options.holdSeconds * 6),
       verify: scenario.verify,
     });
     const usage = await sampler.stop();
