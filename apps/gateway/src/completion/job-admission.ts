@@ -8,8 +8,10 @@ import type { Queue } from './bullmq-queue.js';
  * script counts the jobs waiting (BullMQ's wait, paused, prioritized and delayed sets) plus the
  * admissions still on their way into them, and records this one, or refuses it, atomically.
  * The admission is withdrawn once the job is in the queue (where it is counted instead) or its
- * add failed; the script itself drops those whose job is already in the queue, so a job is never
- * counted twice in the moment between its add and that withdrawal. One whose gateway died in
+ * add failed; at the limit, the script itself drops those whose job is already in the queue, so a
+ * job is never refused for one counted twice in the moment between its add and that withdrawal
+ * (below the limit a double count refuses nothing, and the look-ups would cost one per admission in
+ * flight on every admission: a burst of 10,000 took 30 s of Redis). One whose gateway died in
  * between expires after ADMISSION_TTL_MS (the set itself too, once no admission came for that long).
  *
  * A batch's lines are not counted: thousands of them wait, at the lowest priority, by design, and
@@ -33,12 +35,20 @@ if perClient > 0 then
   if held >= perClient then return {2, held} end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - ${ADMISSION_TTL_MS})
-for _, id in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
-  if redis.call('EXISTS', ARGV[3] .. id) == 1 then redis.call('ZREM', KEYS[5], id) end
+local function depthNow()
+  return redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
+    + redis.call('ZCOUNT', KEYS[3], '-inf', '(' .. ARGV[6]) + redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[5])
 end
-local depth = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
-  + redis.call('ZCOUNT', KEYS[3], '-inf', '(' .. ARGV[6]) + redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[5])
-if depth >= tonumber(ARGV[1]) then return {0, depth} end
+local depth = depthNow()
+if depth >= tonumber(ARGV[1]) then
+  -- Only at the limit: an admission whose job is already in the queue is counted twice, and
+  -- looking each one up costs a lookup per admission in flight (a burst's thousands, each time).
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
+    if redis.call('EXISTS', ARGV[3] .. id) == 1 then redis.call('ZREM', KEYS[5], id) end
+  end
+  depth = depthNow()
+  if depth >= tonumber(ARGV[1]) then return {0, depth} end
+end
 redis.call('ZADD', KEYS[5], now, ARGV[2])
 redis.call('PEXPIRE', KEYS[5], ${ADMISSION_TTL_MS})
 if perClient > 0 then
