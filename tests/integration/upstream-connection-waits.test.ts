@@ -33,12 +33,14 @@ it('requests waiting for an upstream connection show in metrics, /admin/status a
   const requests = Array.from({ length: 6 }, (_unused, index) =>
     postJson(`${gateway.url}/v1/chat/completions`, chatBody(`wait ${index}`)),
   );
-  // Two streams run, four wait for a connection.
-  await eventually(() => upstream.stats.requests >= 2, 5_000);
-  const metrics = await fetch(`${gateway.url}/metrics`).then((response) => response.text());
-  expect(
-    metricValue(metrics, /openai_proxy_upstream_connections\{upstream="[^"]+",state="queued"\} (\d+)/),
-  ).toBe(4);
+  // Two streams run, four wait for a connection (once all six reached the gateway).
+  let metrics = '';
+  const queued = () =>
+    metricValue(metrics, /openai_proxy_upstream_connections\{upstream="[^"]+",state="queued"\} (\d+)/);
+  await eventually(async () => {
+    metrics = await fetch(`${gateway.url}/metrics`).then((response) => response.text());
+    return queued() === 4;
+  }, 1_500);
   expect(
     metricValue(metrics, /openai_proxy_upstream_connections\{upstream="[^"]+",state="running"\} (\d+)/),
   ).toBe(2);
