@@ -14,6 +14,7 @@ import type { RouteHandler } from '../pipeline/request-door.js';
 import { writeJson } from '../pipeline/write-json.js';
 import { clientCredential } from '../relay/upstream-relay.js';
 import type { RouteDeps } from '../routes/route-deps.js';
+import { ownerOf } from '../security/owner-of.js';
 import type { BackgroundResponses } from './background-responses.js';
 
 /**
@@ -25,11 +26,6 @@ import type { BackgroundResponses } from './background-responses.js';
  * - `POST /v1/responses/{id}/cancel`, `DELETE /v1/responses/{id}`.
  * Ids this proxy did not make (an upstream's stored responses) go on to the upstream as before.
  */
-
-/** Whose responses a request may see: its gateway key's digest, or '' when the gateway has no keys. */
-function ownerOf(deps: RouteDeps, ctx: RequestContext): string {
-  return deps.config.GATEWAY_API_KEYS.length > 0 ? (ctx.clientKeyDigest ?? '') : '';
-}
 
 function queueModeOnly(deps: RouteDeps): BackgroundResponses {
   const background = deps.completer.background;
@@ -65,7 +61,7 @@ export async function createBackgroundResponse(
       requestId: ctx.id,
     },
     body,
-    ownerOf(deps, ctx),
+    ownerOf(deps.config, ctx),
   );
   deps.metrics.backgroundCreated.inc();
   ctx.queued = true;
@@ -97,7 +93,7 @@ export function backgroundResponseRoutes(deps: RouteDeps, other: RouteHandler) {
         return other(req, res, ctx);
       }
       await deps.guard(req, res, ctx);
-      return handler(background, id, ownerOf(deps, ctx), req, res, ctx);
+      return handler(background, id, ownerOf(deps.config, ctx), req, res, ctx);
     };
   return {
     retrieve: ours(async (background, id, owner, req, res, ctx) => {

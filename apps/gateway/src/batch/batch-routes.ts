@@ -14,11 +14,11 @@ import busboy from 'busboy';
 import type { Request } from 'express';
 import type { Guard } from '../pipeline/guard.js';
 import { readJsonBody } from '../pipeline/json-body.js';
-import type { RequestContext } from '../pipeline/request-context.js';
 import type { RouteHandler } from '../pipeline/request-door.js';
 import { writeJson } from '../pipeline/write-json.js';
 import { clientCredential } from '../relay/upstream-relay.js';
 import type { RouteDeps } from '../routes/route-deps.js';
+import { ownerOf } from '../security/owner-of.js';
 import { BATCH_ENDPOINTS, type BatchService, fileNotFound } from './batch-service.js';
 
 /**
@@ -26,11 +26,6 @@ import { BATCH_ENDPOINTS, type BatchService, fileNotFound } from './batch-servic
  * `POST /v1/files` (multipart: `file`, `purpose: "batch"`), `GET /v1/files[/{id}[/content]]`,
  * `DELETE /v1/files/{id}`, `POST /v1/batches`, `GET /v1/batches[/{id}]`, `POST /v1/batches/{id}/cancel`.
  */
-
-/** Whose files and batches a request may see: its gateway key's digest, or '' without gateway keys. */
-function ownerOf(deps: RouteDeps, ctx: RequestContext): string {
-  return deps.config.GATEWAY_API_KEYS.length > 0 ? (ctx.clientKeyDigest ?? '') : '';
-}
 
 function queueModeOnly(deps: RouteDeps): BatchService {
   const service = deps.completer.batches;
@@ -69,7 +64,7 @@ export function batchRoutes(deps: RouteDeps, uploadGuard: Guard) {
     ): RouteHandler =>
     async (req, res, ctx) => {
       await guard(req, res, ctx);
-      return handler(queueModeOnly(deps), ownerOf(deps, ctx), req, res, ctx);
+      return handler(queueModeOnly(deps), ownerOf(deps.config, ctx), req, res, ctx);
     };
   const id = (req: Request) => String(req.params.id ?? '');
 

@@ -54,15 +54,20 @@ export function createGuard(
     if (checkKey) {
       const authorization = req.headers.authorization;
       const presented = bearerToken(authorization) ?? otherKey(req, keyHeader);
+      // Who the client is, for its rate limit, its share of the queue (KEY_MAX_QUEUED) and, with
+      // gateway keys, whose background responses, files and batches it may see.
       if (keys.size > 0) {
         if (presented === undefined) throw missingKeyError(authorization, keyHeader);
-        if (!keys.matches(presented)) throw new ProxyError('invalid_api_key', 'Incorrect API key provided.');
+        // Hashed once: the digest checks the key and then names its owner.
+        const digest = keyDigest(presented);
+        if (!keys.matchesDigest(digest))
+          throw new ProxyError('invalid_api_key', 'Incorrect API key provided.');
+        ctx.clientKeyDigest = digest.toString('hex');
+      } else {
+        const credential = presented ?? authorization;
+        if ((limit !== undefined || config.KEY_MAX_QUEUED > 0) && credential !== undefined)
+          ctx.clientKeyDigest = keyDigest(credential).toString('hex');
       }
-      const credential = presented ?? authorization;
-      // Who the client is, for its rate limit and its share of the queue (KEY_MAX_QUEUED).
-      // With gateway keys, also whose background responses it may see.
-      if ((limit !== undefined || config.KEY_MAX_QUEUED > 0 || keys.size > 0) && credential !== undefined)
-        ctx.clientKeyDigest = keyDigest(credential).toString('hex');
       if (serverSideKeys) {
         delete req.headers.authorization;
         delete req.headers['x-api-key'];

@@ -22,7 +22,11 @@ export class AccessKeySet {
   }
 
   matches(presented: string): boolean {
-    const digest = keyDigest(presented);
+    return this.matchesDigest(keyDigest(presented));
+  }
+
+  /** `matches`, for a key already hashed (`keyDigest`). */
+  matchesDigest(digest: Buffer): boolean {
     let found = false;
     for (const known of this.digests) found = timingSafeEqual(digest, known) || found;
     return found;
