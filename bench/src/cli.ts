@@ -17,6 +17,8 @@ export interface BenchOptions {
   workerConcurrency: number;
   /** Run the hold test instead of the table. */
   hold: boolean;
+  /** Run every hold scenario, streams and folded, beside the direct hold and the anchors' holds. */
+  scale: boolean;
   holdRequests: number;
   /** Milliseconds between two chunks of the slow upstream in the hold test. */
   holdChunkDelayMs: number;
@@ -49,6 +51,10 @@ const HELP = `npm run bench -- [flags]
   --worker-processes <n>    WORKER_PROCESSES of the farm (default 1)
   --worker-concurrency <n>  WORKER_CONCURRENCY per process (default 1000)
   --hold                    the hold test: --hold-requests concurrent non-stream requests on a slow upstream
+  --scale                   every hold at once-scale: direct, anchor-express-relay, gateway-stream,
+                            anchor-express-bullmq, queue-nonstream, each on a fresh cluster; its defaults:
+                            --hold-requests 10000 --hold-seconds 30 --hold-chunk-delay 1500
+                            --worker-processes 2 --worker-concurrency 5000 --app-env MAX_INFLIGHT=30000
   --hold-requests <n>       (default 1000)
   --hold-chunk-delay <ms>   delay between chunks of the slow upstream (default 100)
   --hold-seconds <s>        how long each upstream stream of the hold test lasts (default 5)
@@ -103,13 +109,14 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
       only: { type: 'string' },
       words: { type: 'string', default: '32' },
       'gateway-processes': { type: 'string', default: '1' },
-      'worker-processes': { type: 'string', default: '1' },
-      'worker-concurrency': { type: 'string', default: '1000' },
+      'worker-processes': { type: 'string' },
+      'worker-concurrency': { type: 'string' },
       hold: { type: 'boolean', default: false },
-      'hold-requests': { type: 'string', default: '1000' },
-      'hold-chunk-delay': { type: 'string', default: '100' },
-      'hold-seconds': { type: 'string', default: '5' },
-      'app-env': { type: 'string', default: '' },
+      scale: { type: 'boolean', default: false },
+      'hold-requests': { type: 'string' },
+      'hold-chunk-delay': { type: 'string' },
+      'hold-seconds': { type: 'string' },
+      'app-env': { type: 'string' },
       json: { type: 'boolean', default: false },
       'quiet-wait': { type: 'string', default: '120' },
       profile: { type: 'string' },
@@ -122,6 +129,9 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
     process.exit(0);
   }
   const quick = values.quick === true;
+  const scale = values.scale === true;
+  // --scale is the 10,000 × 30 s hold of ten thousand generations at once; the rest, a quick one.
+  const byMode = (scaleDefault: string, otherwise: string) => (scale ? scaleDefault : otherwise);
   return {
     durationSeconds: positiveInt('duration', values.duration ?? (quick ? '3' : '10')),
     warmupSeconds: positiveInt('warmup', values.warmup ?? (quick ? '1' : '2')),
@@ -129,13 +139,17 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
     only: list(values.only),
     words: positiveInt('words', values.words),
     gatewayProcesses: positiveInt('gateway-processes', values['gateway-processes']),
-    workerProcesses: positiveInt('worker-processes', values['worker-processes']),
-    workerConcurrency: positiveInt('worker-concurrency', values['worker-concurrency']),
+    workerProcesses: positiveInt('worker-processes', values['worker-processes'] ?? byMode('2', '1')),
+    workerConcurrency: positiveInt(
+      'worker-concurrency',
+      values['worker-concurrency'] ?? byMode('5000', '1000'),
+    ),
     hold: values.hold === true,
-    holdRequests: positiveInt('hold-requests', values['hold-requests']),
-    holdChunkDelayMs: positiveInt('hold-chunk-delay', values['hold-chunk-delay']),
-    holdSeconds: positiveInt('hold-seconds', values['hold-seconds']),
-    appEnv: variables(values['app-env']),
+    scale,
+    holdRequests: positiveInt('hold-requests', values['hold-requests'] ?? byMode('10000', '1000')),
+    holdChunkDelayMs: positiveInt('hold-chunk-delay', values['hold-chunk-delay'] ?? byMode('1500', '100')),
+    holdSeconds: positiveInt('hold-seconds', values['hold-seconds'] ?? byMode('30', '5')),
+    appEnv: variables(values['app-env'] ?? byMode('MAX_INFLIGHT=30000', '')),
     json: values.json === true,
     resultsDir,
     quietWaitSeconds: nonNegativeInt('quiet-wait', values['quiet-wait']),

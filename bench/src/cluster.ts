@@ -37,6 +37,8 @@ export interface ClusterOptions {
   gatewayNodeOptions: string;
   /** More variables for every gateway and worker of the system measured. */
   appEnv?: Record<string, string>;
+  /** Jobs a BullMQ anchor's one worker process holds at once (default: `workerConcurrency`). */
+  anchorWorkerConcurrency?: number;
 }
 
 export interface BenchCluster {
@@ -162,7 +164,7 @@ export async function startCluster(options: ClusterOptions): Promise<BenchCluste
       upstreamChatUrl,
       redisUrl: redis.url,
       queuePrefix: QUEUE_PREFIX,
-      workerConcurrency: options.workerConcurrency,
+      workerConcurrency: options.anchorWorkerConcurrency ?? options.workerConcurrency,
     };
     const anchors: Partial<Record<AnchorName, RunningAnchor>> = {};
     await Promise.all(

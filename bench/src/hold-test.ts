@@ -1,14 +1,10 @@
 import type { BenchOptions } from './cli.js';
 import { describePids, startCluster } from './cluster.js';
-import { runLoad } from './load.js';
-import { idleRss, ProcessSampler } from './process-sampler.js';
-import { cpuOf } from './report.js';
+import { holdOnce } from './hold-once.js';
 import { SCENARIOS } from './scenarios.js';
-import { waitForQuietMachine } from './system-cpu.js';
 import { HOLD_RSS_TARGET_MB, IDLE_RSS_TARGET_MB } from './targets.js';
+import { formatTimeline, type UpstreamTimeline } from './upstream-watch.js';
 
-/** Per-request limit: a held request may wait for its whole stream plus queueing (at least this). */
-const REQUEST_TIMEOUT_SECONDS = 120;
 /** The issue's ceiling for the gateway holding 1,000 waiting requests. */
 export const HOLD_RSS_LIMIT_MB = 150;
 
@@ -24,6 +20,7 @@ export interface HoldResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  upstream: UpstreamTimeline;
   /** The queue gateway's idle RSS before the held requests, once V8 collected start-up garbage. */
   gatewayIdleRssMb: number;
   /** The same 2 s after start, before V8 collected the garbage of start-up. */
@@ -65,50 +62,37 @@ export async function runHoldTest(
   if (options.profile.length > 0) progress(describePids(cluster));
   try {
     const scenario = SCENARIOS.find((item) => item.name === 'queue-nonstream')!;
-    const gateway = { name: 'gateway', pid: cluster.queueGateway.pid, withChildren: true };
-    const sampler = new ProcessSampler([
-      { name: 'load', pid: process.pid, withChildren: false },
-      { name: 'upstream', pid: cluster.upstream.pid, withChildren: false },
-      gateway,
-      { name: 'workers', pid: cluster.workers.pid, withChildren: true },
-      { name: 'redis', pid: cluster.redis.pid, withChildren: false },
-    ]);
     progress(
       `hold test: ${options.holdRequests} concurrent non-stream requests, ${streamSeconds.toFixed(1)} s per ` +
         `upstream stream, ${options.workerProcesses} × ${options.workerConcurrency} worker slots`,
     );
-    const gatewayIdle = (await idleRss([gateway]))[gateway.name];
-    await waitForQuietMachine(options.quietWaitSeconds * 1000);
-    await sampler.start();
-    const result = await runLoad({
-      url: scenario.url(cluster),
-      body: scenario.body,
-      connections: options.holdRequests,
-      amount: options.holdRequests,
-      timeoutSeconds: Math.max(REQUEST_TIMEOUT_SECONDS, options.holdSeconds * 6),
-      verify: scenario.verify,
-    });
-    const usage = await sampler.stop();
-    const gatewayPeakRssMb = usage.gateway?.peakRssMb ?? Number.NaN;
+    const held = await holdOnce(
+      cluster,
+      scenario,
+      options.holdRequests,
+      options.holdSeconds,
+      options.quietWaitSeconds,
+    );
+    const gatewayPeakRssMb = held.gateway?.peakMb ?? Number.NaN;
     return {
-      requests: options.holdRequests,
-      answered: result.ok,
-      errors: result.errors,
-      non2xx: result.non2xx,
-      socketErrors: result.socketErrors,
-      badBodies: result.badBodies,
+      requests: held.requests,
+      answered: held.answered,
+      errors: held.errors,
+      non2xx: held.non2xx,
+      socketErrors: held.socketErrors,
+      badBodies: held.badBodies,
       streamSeconds,
-      wallSeconds: result.seconds,
-      p50Ms: result.p50Ms,
-      p99Ms: result.p99Ms,
-      maxMs: result.maxMs,
-      gatewayIdleRssMb: gatewayIdle?.settledMb ?? Number.NaN,
-      gatewayStartRssMb: gatewayIdle?.atStartMb ?? Number.NaN,
+      wallSeconds: held.wallSeconds,
+      p50Ms: held.p50Ms,
+      p99Ms: held.p99Ms,
+      maxMs: held.maxMs,
+      upstream: held.upstream,
+      gatewayIdleRssMb: held.gateway?.idleMb ?? Number.NaN,
+      gatewayStartRssMb: held.gateway?.startMb ?? Number.NaN,
       gatewayPeakRssMb,
-      workersPeakRssMb: usage.workers?.peakRssMb ?? Number.NaN,
-      cpuPercent: cpuOf(usage),
-      passed:
-        result.ok === options.holdRequests && result.errors === 0 && gatewayPeakRssMb <= HOLD_RSS_LIMIT_MB,
+      workersPeakRssMb: held.workers?.peakMb ?? Number.NaN,
+      cpuPercent: held.cpuPercent,
+      passed: held.answered === held.requests && held.errors === 0 && gatewayPeakRssMb <= HOLD_RSS_LIMIT_MB,
     };
   } finally {
     await cluster.stop();
@@ -122,7 +106,8 @@ export function formatHold(result: HoldResult): string {
     `hold test: ${result.answered}/${result.requests} answered, ${result.errors} errors ` +
       `(non-2xx ${result.non2xx}, socket ${result.socketErrors}, bad body ${result.badBodies}) ` +
       `in ${result.wallSeconds.toFixed(1)} s; upstream stream ${result.streamSeconds.toFixed(1)} s`,
-    `latency p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms, max ${result.maxMs.toFixed(0)} ms`,
+    `latency p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms, max ${result.maxMs.toFixed(0)} ms; ` +
+      formatTimeline(result.upstream),
     `gateway RSS: idle ${result.gatewayIdleRssMb} MB settled, ${result.gatewayStartRssMb} MB 2 s after start (target ≤ ${IDLE_RSS_TARGET_MB}: ` +
       `${metOrMissed(result.gatewayIdleRssMb <= IDLE_RSS_TARGET_MB)}), peak ${result.gatewayPeakRssMb} MB ` +
       `(target ≤ ${HOLD_RSS_TARGET_MB}: ${metOrMissed(result.gatewayPeakRssMb <= HOLD_RSS_TARGET_MB)}; ` +

@@ -5,6 +5,7 @@ import { formatHold, runHoldTest } from './hold-test.js';
 import { describeMachine, formatMachine } from './machine.js';
 import { IDLE_START_SECONDS, IDLE_WINDOW_SECONDS } from './process-sampler.js';
 import { formatLegend, formatRows } from './report.js';
+import { formatScale, runScale } from './scale-run.js';
 import { runTable } from './table-run.js';
 import { checkTargets, formatTargets } from './targets.js';
 
@@ -20,7 +21,9 @@ say(`machine: ${formatMachine(machine)}`);
 say(
   `GATEWAY_PROCESSES=${options.gatewayProcesses} WORKER_PROCESSES=${options.workerProcesses} ` +
     `WORKER_CONCURRENCY=${options.workerConcurrency}` +
-    (options.hold ? '' : `; mock answer: ${options.words} words, ${options.durationSeconds} s per scenario`),
+    (options.hold || options.scale
+      ? ''
+      : `; mock answer: ${options.words} words, ${options.durationSeconds} s per scenario`),
 );
 
 await mkdir(resultsDir, { recursive: true });
@@ -34,11 +37,26 @@ const settings = {
   workerProcesses: options.workerProcesses,
   workerConcurrency: options.workerConcurrency,
   gatewayNodeOptions: options.gatewayNodeOptions,
-  ...(options.hold ? { holdRequests: options.holdRequests, holdChunkDelayMs: options.holdChunkDelayMs } : {}),
+  ...(options.hold || options.scale
+    ? { holdRequests: options.holdRequests, holdChunkDelayMs: options.holdChunkDelayMs }
+    : {}),
 };
 let report: Record<string, unknown>;
 let failed = false;
-if (options.hold) {
+if (options.scale) {
+  const scale = await runScale(options, root, say);
+  say('');
+  say(formatScale(scale));
+  failed = scale.rows.some((row) => row.answered !== row.requests || row.errors > 0);
+  report = {
+    kind: 'scale',
+    date: new Date().toISOString(),
+    machine,
+    settings,
+    appEnv: options.appEnv,
+    scale,
+  };
+} else if (options.hold) {
   const hold = await runHoldTest(options, root, say);
   say(formatHold(hold));
   failed = !hold.passed;

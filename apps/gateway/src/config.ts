@@ -50,6 +50,12 @@ export const gatewayVars = {
   PORT: intVar(3000, 0, 65_535),
   HOST: stringVar('0.0.0.0'),
   GATEWAY_PROCESSES: intVar(1, 1),
+  /**
+   * Connections the kernel keeps for the gateway to accept (listen(2)'s backlog; the kernel caps it
+   * at net.core.somaxconn). Node's own 511 overflows when thousands of clients connect at once, and
+   * an overflowed connection waits out TCP's SYN retries (1, 3, 7, 15, 31 s).
+   */
+  LISTEN_BACKLOG: intVar(65_535, 1),
   /** Non-stream requests: how long the client may wait for its folded answer, queue time included. */
   REQUEST_TIMEOUT_MS: intVar(900_000, 1),
   /** Waiters older than this re-check the job's stored result, in case a pub/sub message was missed. */

@@ -74,7 +74,7 @@ export async function startGateway(
   // Head size and head/request timeouts are enforced by Node before Express runs (slow-loris).
   const server = createHttpServer(httpServerOptions(config), app);
   answerClientErrors(server, metrics);
-  server.listen(config.PORT, config.HOST);
+  server.listen({ port: config.PORT, host: config.HOST, backlog: config.LISTEN_BACKLOG });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

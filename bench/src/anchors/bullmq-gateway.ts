@@ -1,5 +1,5 @@
 import { createServer, type ServerResponse } from 'node:http';
-import { announceReady, requiredEnv } from './anchor-env.js';
+import { announceReady, listenOptions } from './anchor-env.js';
 import { anchorQueue } from './anchor-queue.js';
 
 // Anchor, gateway half of the least a BullMQ pipeline can do: node:http in, `Queue.add`, then the
@@ -12,4 +12,4 @@ createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => enqueue(JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>, res));
-}).listen(Number(requiredEnv('PORT')), '127.0.0.1', announceReady);
+}).listen(listenOptions(), announceReady);

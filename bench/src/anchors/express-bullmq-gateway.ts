@@ -1,5 +1,5 @@
 import express, { type Response } from 'express';
-import { announceReady, requiredEnv } from './anchor-env.js';
+import { announceReady, listenOptions } from './anchor-env.js';
 import { anchorQueue } from './anchor-queue.js';
 
 // Anchor: bullmq-gateway.ts inside Express 5 — `express.raw()` reads the body, one handler queues
@@ -16,4 +16,4 @@ app.use((req, res) => {
   const text = Buffer.isBuffer(req.body) ? req.body.toString() : '{}';
   enqueue(JSON.parse(text) as Record<string, unknown>, res);
 });
-app.listen(Number(requiredEnv('PORT')), '127.0.0.1', announceReady);
+app.listen(listenOptions(), announceReady);

@@ -1,6 +1,6 @@
 import express from 'express';
 import { type Dispatcher, Pool } from 'undici';
-import { announceReady, requiredEnv } from './anchor-env.js';
+import { announceReady, listenOptions, requiredEnv } from './anchor-env.js';
 
 // Anchor: node-relay.ts inside Express 5 — `express.raw()` reads the body, one handler relays it —
 // to show what Express itself costs a relay, apart from everything the gateway adds.
@@ -25,4 +25,4 @@ app.use((req, res) => {
     },
   );
 });
-app.listen(Number(requiredEnv('PORT')), '127.0.0.1', announceReady);
+app.listen(listenOptions(), announceReady);

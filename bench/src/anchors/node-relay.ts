@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { type Dispatcher, Pool } from 'undici';
-import { announceReady, requiredEnv } from './anchor-env.js';
+import { announceReady, listenOptions, requiredEnv } from './anchor-env.js';
 
 // Anchor: the least a stream relay can do — node:http in, undici `Pool.stream` out, the upstream's
 // status, content type and bytes written straight into the response. No checks, logs or metrics.
@@ -25,4 +25,4 @@ createServer((req, res) => {
       },
     );
   });
-}).listen(Number(requiredEnv('PORT')), '127.0.0.1', announceReady);
+}).listen(listenOptions(), announceReady);

@@ -125,6 +125,12 @@ export async function handleRequest(
   let dropped = false;
 
   res.setHeader('x-mock-upstream', deps.name);
+  // The counters themselves, for a process that runs the mock as a separate program (the bench
+  // watches how many streams are open); not recorded, so reading them changes nothing.
+  if (method === 'GET' && path === '/mock/stats') {
+    sendJson(res, 200, JSON.stringify(log.stats));
+    return;
+  }
   res.on('error', noop);
   res.on('finish', () => {
     if (record) log.markCompleted(record);

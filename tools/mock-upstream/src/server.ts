@@ -52,7 +52,9 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     socket.once('close', () => sockets.delete(socket));
   });
 
-  server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
+  // A deep accept queue (the kernel caps it at net.core.somaxconn): thousands of streams opened at
+  // once must not wait out TCP's SYN retries, or the bench's floor would measure them.
+  server.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1', backlog: 65_535 });
   await once(server, 'listening');
   const url = baseUrl(server.address() as AddressInfo);
 

@@ -361,3 +361,21 @@ describe('behaviour selection', () => {
     expect(await pending).toBe('rejected');
   });
 });
+
+describe('GET /mock/stats', () => {
+  it('answers the live counters without counting itself', async () => {
+    const answered = await chat();
+    await answered.text();
+    const first = (await (await fetch(`${mock.url}/mock/stats`)).json()) as {
+      requests: number;
+      completed: number;
+    };
+    const second = (await (await fetch(`${mock.url}/mock/stats`)).json()) as {
+      requests: number;
+      completed: number;
+    };
+    expect(first).toMatchObject({ requests: 1, completed: 1, byPath: { '/v1/chat/completions': 1 } });
+    expect(second).toEqual(first);
+    expect(mock.stats.requests).toBe(1);
+  });
+});

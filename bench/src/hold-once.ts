@@ -1,0 +1,130 @@
+import type { BenchCluster } from './cluster.js';
+import { runLoad } from './load.js';
+import { idleRss, type ProcessGroup, ProcessSampler } from './process-sampler.js';
+import { cpuOf } from './report.js';
+import type { Scenario } from './scenarios.js';
+import { waitForQuietMachine } from './system-cpu.js';
+import { type UpstreamTimeline, UpstreamWatch } from './upstream-watch.js';
+
+/** Per-request limit: a held request may wait for its whole stream plus queueing (at least this). */
+const REQUEST_TIMEOUT_SECONDS = 120;
+
+/** What holding the requests cost one process group (a gateway, or the worker farm). */
+export interface HeldMemory {
+  /** Idle RSS once V8 collected start-up garbage, before the held requests. */
+  idleMb: number;
+  /** The same 2 s after start, before that collection. */
+  startMb: number;
+  peakMb: number;
+  /** (peak − idle) ÷ requests held, in KB. */
+  kbPerHeld: number;
+}
+
+export interface HoldMeasure {
+  scenario: string;
+  requests: number;
+  answered: number;
+  errors: number;
+  non2xx: number;
+  socketErrors: number;
+  badBodies: number;
+  wallSeconds: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  upstream: UpstreamTimeline;
+  gateway: HeldMemory | undefined;
+  workers: HeldMemory | undefined;
+  cpuPercent: Record<string, number>;
+}
+
+/** The processes that take a scenario's requests and fold them, as the sampler's groups. */
+function groupsOf(
+  cluster: BenchCluster,
+  scenario: Scenario,
+): { gateway?: ProcessGroup; workers?: ProcessGroup } {
+  const group = (name: string, pid: number | undefined, withChildren: boolean) =>
+    pid === undefined ? undefined : { name, pid, withChildren };
+  const anchorOf = (name: string) => cluster.anchors[name as keyof BenchCluster['anchors']];
+  const gatewayPid =
+    scenario.gateway === 'queue'
+      ? cluster.queueGateway.pid
+      : scenario.gateway === undefined
+        ? undefined
+        : anchorOf(scenario.gateway)?.gateway.pid;
+  const workersPid =
+    scenario.workers === 'farm'
+      ? cluster.workers.pid
+      : scenario.workers === undefined
+        ? undefined
+        : anchorOf(scenario.workers)?.worker?.pid;
+  return { gateway: group('gateway', gatewayPid, true), workers: group('workers', workersPid, true) };
+}
+
+function heldMemory(
+  idle: { settledMb: number; atStartMb: number } | undefined,
+  peakMb: number | undefined,
+  requests: number,
+): HeldMemory | undefined {
+  if (idle === undefined || peakMb === undefined) return undefined;
+  return {
+    idleMb: idle.settledMb,
+    startMb: idle.atStartMb,
+    peakMb,
+    kbPerHeld: Math.round(((peakMb - idle.settledMb) * 1024 * 10) / requests) / 10,
+  };
+}
+
+/**
+ * `requests` requests of `scenario` at once, each answered only once the slow upstream's stream
+ * ends: every answer checked, completion percentiles, each group's memory above its idle and CPU,
+ * and when the streams reached and left the upstream.
+ */
+export async function holdOnce(
+  cluster: BenchCluster,
+  scenario: Scenario,
+  requests: number,
+  holdSeconds: number,
+  quietWaitSeconds: number,
+): Promise<HoldMeasure> {
+  const { gateway, workers } = groupsOf(cluster, scenario);
+  const measured = [gateway, workers].filter((group): group is ProcessGroup => group !== undefined);
+  const sampler = new ProcessSampler([
+    { name: 'load', pid: process.pid, withChildren: false },
+    { name: 'upstream', pid: cluster.upstream.pid, withChildren: false },
+    ...measured,
+    { name: 'redis', pid: cluster.redis.pid, withChildren: false },
+  ]);
+  const idle = await idleRss(measured);
+  await waitForQuietMachine(quietWaitSeconds * 1000);
+  const watch = new UpstreamWatch(cluster.upstreamChatUrl, requests);
+  await sampler.start();
+  await watch.start();
+  const result = await runLoad({
+    url: scenario.url(cluster),
+    body: scenario.body,
+    connections: requests,
+    amount: requests,
+    timeoutSeconds: Math.max(REQUEST_TIMEOUT_SECONDS, holdSeconds * 6),
+    verify: scenario.verify,
+  });
+  const upstream = await watch.stop();
+  const usage = await sampler.stop();
+  return {
+    scenario: scenario.name,
+    requests,
+    answered: result.ok,
+    errors: result.errors,
+    non2xx: result.non2xx,
+    socketErrors: result.socketErrors,
+    badBodies: result.badBodies,
+    wallSeconds: result.seconds,
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    maxMs: result.maxMs,
+    upstream,
+    gateway: heldMemory(idle.gateway, usage.gateway?.peakRssMb, requests),
+    workers: heldMemory(idle.workers, usage.workers?.peakRssMb, requests),
+    cpuPercent: cpuOf(usage),
+  };
+}
