@@ -1,6 +1,6 @@
 import type { BenchCluster } from './cluster.js';
 import { runLoad } from './load.js';
-import { idleRss, type ProcessGroup, ProcessSampler } from './process-sampler.js';
+import { currentRssMb, idleRss, type ProcessGroup, ProcessSampler } from './process-sampler.js';
 import { cpuOf } from './report.js';
 import type { Scenario } from './scenarios.js';
 import { waitForQuietMachine } from './system-cpu.js';
@@ -16,8 +16,12 @@ export interface HeldMemory {
   /** The same 2 s after start, before that collection. */
   startMb: number;
   peakMb: number;
-  /** (peak − idle) ÷ requests held, in KB. */
+  /** (peak − idle) ÷ requests held, in KB: the burst's garbage not yet collected counts too. */
   kbPerHeld: number;
+  /** RSS late in the hold, every request held and none answered yet (90 % of a stream's length in). */
+  heldMb: number;
+  /** (held − idle) ÷ requests held, in KB: what holding them costs once the burst's garbage settled. */
+  kbPerHeldSteady: number;
 }
 
 export interface HoldMeasure {
@@ -61,18 +65,29 @@ function groupsOf(
   return { gateway: group('gateway', gatewayPid, true), workers: group('workers', workersPid, true) };
 }
 
+const kbPer = (mb: number, requests: number) => Math.round((mb * 1024 * 10) / requests) / 10;
+
 function heldMemory(
   idle: { settledMb: number; atStartMb: number } | undefined,
   peakMb: number | undefined,
+  heldMb: number | undefined,
   requests: number,
 ): HeldMemory | undefined {
-  if (idle === undefined || peakMb === undefined) return undefined;
+  if (idle === undefined || peakMb === undefined || heldMb === undefined) return undefined;
   return {
     idleMb: idle.settledMb,
     startMb: idle.atStartMb,
     peakMb,
-    kbPerHeld: Math.round(((peakMb - idle.settledMb) * 1024 * 10) / requests) / 10,
+    kbPerHeld: kbPer(peakMb - idle.settledMb, requests),
+    heldMb,
+    kbPerHeldSteady: kbPer(heldMb - idle.settledMb, requests),
   };
+}
+
+/** Each group's RSS `afterMs` from now (undefined for a group that is not there). */
+async function rssLater(groups: (ProcessGroup | undefined)[], afterMs: number): Promise<(number | undefined)[]> {
+  await new Promise((resolve) => setTimeout(resolve, afterMs));
+  return Promise.all(groups.map((group) => (group === undefined ? undefined : currentRssMb(group))));
 }
 
 /**
@@ -100,6 +115,7 @@ export async function holdOnce(
   const watch = new UpstreamWatch(cluster.upstreamChatUrl, requests);
   await sampler.start();
   await watch.start();
+  const steady = rssLater([gateway, workers], holdSeconds * 900);
   const result = await runLoad({
     url: scenario.url(cluster),
     body: scenario.body,
@@ -110,6 +126,7 @@ export async function holdOnce(
   });
   const upstream = await watch.stop();
   const usage = await sampler.stop();
+  const [gatewayHeldMb, workersHeldMb] = await steady;
   return {
     scenario: scenario.name,
     requests,
@@ -123,8 +140,8 @@ export async function holdOnce(
     p99Ms: result.p99Ms,
     maxMs: result.maxMs,
     upstream,
-    gateway: heldMemory(idle.gateway, usage.gateway?.peakRssMb, requests),
-    workers: heldMemory(idle.workers, usage.workers?.peakRssMb, requests),
+    gateway: heldMemory(idle.gateway, usage.gateway?.peakRssMb, gatewayHeldMb, requests),
+    workers: heldMemory(idle.workers, usage.workers?.peakRssMb, workersHeldMb, requests),
     cpuPercent: cpuOf(usage),
   };
 }

@@ -116,7 +116,8 @@ function formatScaleRow(row: HoldMeasure, direct: HoldMeasure | undefined): stri
   const memory = (label: string, held: HoldMeasure['gateway']) =>
     held === undefined
       ? ''
-      : `; ${label} idle ${held.idleMb} MB, peak ${held.peakMb} MB, ${held.kbPerHeld} KB a request`;
+      : `; ${label} idle ${held.idleMb} MB, held ${held.heldMb} MB (${held.kbPerHeldSteady} KB a request), ` +
+        `peak ${held.peakMb} MB (${held.kbPerHeld} KB)`;
   return (
     `  ${row.scenario}: ${row.answered}/${row.requests} answered, ${row.errors} errors ` +
     `(non-2xx ${row.non2xx}, socket ${row.socketErrors}, bad body ${row.badBodies}); ` +
@@ -148,12 +149,12 @@ export function formatScale(result: ScaleResult): string {
     lines.push(
       `  ${row.scenario}: all answered ${check(all)}; p99 ${ratio.toFixed(2)} × direct ` +
         `(≤ ${SCALE_TARGETS.p99OverDirect}: ${check(ratio <= SCALE_TARGETS.p99OverDirect)}); gateway ` +
-        `${row.gateway?.kbPerHeld} KB a request (≤ ${SCALE_TARGETS.gatewayKb}: ` +
-        `${check((row.gateway?.kbPerHeld ?? Number.POSITIVE_INFINITY) <= SCALE_TARGETS.gatewayKb)})` +
+        `${row.gateway?.kbPerHeldSteady} KB a held request (≤ ${SCALE_TARGETS.gatewayKb}: ` +
+        `${check((row.gateway?.kbPerHeldSteady ?? Number.POSITIVE_INFINITY) <= SCALE_TARGETS.gatewayKb)})` +
         (row.workers === undefined
           ? ''
-          : `; workers ${row.workers.kbPerHeld} KB a request (≤ ${SCALE_TARGETS.workersKb}: ` +
-            `${check(row.workers.kbPerHeld <= SCALE_TARGETS.workersKb)})`),
+          : `; workers ${row.workers.kbPerHeldSteady} KB a held request (≤ ${SCALE_TARGETS.workersKb}: ` +
+            `${check(row.workers.kbPerHeldSteady <= SCALE_TARGETS.workersKb)})`),
     );
   }
   return lines.join('\n');

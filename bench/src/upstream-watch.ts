@@ -56,6 +56,8 @@ export class UpstreamWatch {
   async stop(): Promise<UpstreamTimeline> {
     clearInterval(this.timer);
     await this.polling;
+    // The last streams may have ended after the last reading.
+    await this.poll();
     return { ...this.timeline };
   }
 
