@@ -54,7 +54,8 @@ const HELP = `npm run bench -- [flags]
   --scale                   every hold at once-scale: direct, anchor-express-relay, gateway-stream,
                             anchor-express-bullmq, queue-nonstream, each on a fresh cluster; its defaults:
                             --hold-requests 10000 --hold-seconds 30 --hold-chunk-delay 1500
-                            --worker-processes 2 --worker-concurrency 5000 --app-env MAX_INFLIGHT=30000
+                            --worker-processes 2 --worker-concurrency 5000 --app-env MAX_INFLIGHT=30000;
+                            --only picks some of them (the direct hold always runs)
   --hold-requests <n>       (default 1000)
   --hold-chunk-delay <ms>   delay between chunks of the slow upstream (default 100)
   --hold-seconds <s>        how long each upstream stream of the hold test lasts (default 5)

@@ -85,7 +85,10 @@ function heldMemory(
 }
 
 /** Each group's RSS `afterMs` from now (undefined for a group that is not there). */
-async function rssLater(groups: (ProcessGroup | undefined)[], afterMs: number): Promise<(number | undefined)[]> {
+async function rssLater(
+  groups: (ProcessGroup | undefined)[],
+  afterMs: number,
+): Promise<(number | undefined)[]> {
   await new Promise((resolve) => setTimeout(resolve, afterMs));
   return Promise.all(groups.map((group) => (group === undefined ? undefined : currentRssMb(group))));
 }

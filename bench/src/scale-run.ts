@@ -73,7 +73,11 @@ export async function runScale(
   const words = Math.max(1, Math.round((options.holdSeconds * 1000) / options.holdChunkDelayMs) - 3);
   const streamSeconds = ((words + 3) * options.holdChunkDelayMs) / 1000;
   const rows: HoldMeasure[] = [];
-  for (const name of SCALE_SCENARIOS) {
+  // `--only` runs some of them (the direct hold always runs: every p99 is read against it).
+  const names = SCALE_SCENARIOS.filter(
+    (name) => options.only.length === 0 || name === CEILING || options.only.includes(name),
+  );
+  for (const name of names) {
     const scenario = SCENARIOS.find((item) => item.name === name)!;
     const anchors = [scenario.gateway].filter(
       (gateway): gateway is AnchorName => gateway?.startsWith('anchor-') === true,
