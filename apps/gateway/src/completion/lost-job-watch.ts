@@ -4,8 +4,29 @@ import type { Queue } from './bullmq-queue.js';
 
 /** How often the jobs this gateway waits for are looked for in Redis. */
 export const LOST_JOB_CHECK_MS = 2_000;
-/** Jobs looked up in one round trip. */
+/** Jobs looked up by one script call. */
 const BATCH = 1_000;
+
+/**
+ * Of the ids in ARGV[2..] (job i's own hash in KEYS[2i], its stored answer in KEYS[2i+1]), those
+ * with neither, that no worker's heartbeat (held-jobs, KEYS[1]) has named within ARGV[1] ms.
+ * One call for a thousand jobs: a gateway holding ten thousand would otherwise send twenty
+ * thousand commands every look, which under a 10,000-request hold was a sixth of its CPU.
+ */
+const MISSING = `local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local oldest = now - tonumber(ARGV[1])
+local missing = {}
+for i = 2, #ARGV do
+  local held = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if not (held and tonumber(held) >= oldest) and redis.call('EXISTS', KEYS[2 * i - 2], KEYS[2 * i - 1]) == 0 then
+    missing[#missing + 1] = ARGV[i]
+  end
+end
+return missing`;
+
+interface MissingJobsCommand {
+  missingJobs(keyCount: number, ...keysThenArgs: (string | number)[]): Promise<string[]>;
+}
 
 /**
  * Finds the jobs that vanished from Redis: a restart without persistence, a FLUSHDB, an eviction.
@@ -20,12 +41,17 @@ const BATCH = 1_000;
 export class LostJobWatch {
   /** Jobs found missing at the last look. */
   private missing = new Set<string>();
+  private readonly scripted: RedisClient & MissingJobsCommand;
 
   constructor(
-    private readonly redis: RedisClient,
+    redis: RedisClient,
     private readonly queue: Queue,
     private readonly names: QueueNames,
-  ) {}
+  ) {
+    // The number of keys varies with the batch: it is given with each call.
+    redis.defineCommand('missingJobs', { lua: MISSING });
+    this.scripted = redis as RedisClient & MissingJobsCommand;
+  }
 
   /** Of `jobIds` (queued and still waited for), those missing now and at the previous look. */
   async lost(jobIds: readonly string[]): Promise<string[]> {
@@ -38,19 +64,10 @@ export class LostJobWatch {
     return lost;
   }
 
-  private async missingOf(jobIds: readonly string[]): Promise<string[]> {
-    if (jobIds.length === 0) return [];
-    // Sent together on one connection: one round trip for the batch.
-    const [[seconds, micros], heldAt, present] = await Promise.all([
-      this.redis.time(),
-      this.redis.zmscore(this.names.heldJobsKey, ...jobIds),
-      Promise.all(jobIds.map((id) => this.redis.exists(this.queue.toKey(id), this.names.resultKey(id)))),
-    ]);
-    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    return jobIds.filter((_id, index) => {
-      const held = heldAt[index];
-      if (held !== null && held !== undefined && now - Number(held) <= ALIVE_FOR_MS) return false;
-      return present[index] === 0;
-    });
+  private missingOf(jobIds: readonly string[]): Promise<string[]> {
+    if (jobIds.length === 0) return Promise.resolve([]);
+    const keys = [this.names.heldJobsKey];
+    for (const id of jobIds) keys.push(this.queue.toKey(id), this.names.resultKey(id));
+    return this.scripted.missingJobs(keys.length, ...keys, ALIVE_FOR_MS, ...jobIds);
   }
 }
