@@ -136,7 +136,8 @@ export const SCENARIOS: Scenario[] = [
     description: 'stream:false through BullMQ, the worker farm and pub/sub',
     gateway: 'queue',
     workers: 'farm',
-    anchor: 'anchor-bullmq',
+    // Read against the same pipeline inside Express, the framework this gateway keeps.
+    anchor: 'anchor-express-bullmq',
     url: (cluster) => `${cluster.queueGatewayUrl}${CHAT_PATH}`,
     body: requestBody(false),
     verify: isChatCompletion,
@@ -147,7 +148,7 @@ export const SCENARIOS: Scenario[] = [
       'the same with capacity scheduling on (limits never reached): each call reserved and released in Redis',
     gateway: 'queue-scheduled',
     workers: 'farm-scheduled',
-    anchor: 'anchor-bullmq',
+    anchor: 'anchor-express-bullmq',
     url: (cluster) => `${scheduledOf(cluster).gatewayUrl}${CHAT_PATH}`,
     body: requestBody(false),
     verify: isChatCompletion,
