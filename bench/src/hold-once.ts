@@ -1,4 +1,6 @@
-import type { BenchCluster } from './cluster.js';
+import type { AnchorName } from './anchor-processes.js';
+import type { BenchOptions } from './cli.js';
+import { type BenchCluster, startCluster } from './cluster.js';
 import { runLoad } from './load.js';
 import { currentRssMb, idleRss, type ProcessGroup, ProcessSampler } from './process-sampler.js';
 import { cpuOf } from './report.js';
@@ -8,6 +10,37 @@ import { type UpstreamTimeline, UpstreamWatch } from './upstream-watch.js';
 
 /** Per-request limit: a held request may wait for its whole stream plus queueing (at least this). */
 const REQUEST_TIMEOUT_SECONDS = 120;
+
+/**
+ * A cluster whose upstream streams each answer for `--hold-seconds` (a chunk every
+ * `--hold-chunk-delay`), with the anchors a hold needs; the anchor's one worker process holds as
+ * many jobs as the whole farm. Returns it with the stream's exact length.
+ */
+export async function startHoldCluster(
+  options: BenchOptions,
+  root: string,
+  anchors: AnchorName[],
+): Promise<{ cluster: BenchCluster; streamSeconds: number }> {
+  // Chunks: role, one per word, stop, usage, [DONE]; the mock waits the delay between two chunks.
+  const words = Math.max(1, Math.round((options.holdSeconds * 1000) / options.holdChunkDelayMs) - 3);
+  const cluster = await startCluster({
+    root,
+    words,
+    chunkDelayMs: options.holdChunkDelayMs,
+    gatewayProcesses: options.gatewayProcesses,
+    workerProcesses: options.workerProcesses,
+    workerConcurrency: options.workerConcurrency,
+    anchorWorkerConcurrency: options.workerProcesses * options.workerConcurrency,
+    withStandalone: false,
+    withScheduled: false,
+    anchors,
+    profile: options.profile,
+    profileDir: `${options.resultsDir}/profiles`,
+    gatewayNodeOptions: options.gatewayNodeOptions,
+    appEnv: options.appEnv,
+  });
+  return { cluster, streamSeconds: ((words + 3) * options.holdChunkDelayMs) / 1000 };
+}
 
 /** What holding the requests cost one process group (a gateway, or the worker farm). */
 export interface HeldMemory {

@@ -1,6 +1,6 @@
 import type { BenchOptions } from './cli.js';
-import { describePids, startCluster } from './cluster.js';
-import { holdOnce } from './hold-once.js';
+import { describePids } from './cluster.js';
+import { holdOnce, startHoldCluster } from './hold-once.js';
 import { SCENARIOS } from './scenarios.js';
 import { HOLD_RSS_TARGET_MB, IDLE_RSS_TARGET_MB } from './targets.js';
 import { formatTimeline, type UpstreamTimeline } from './upstream-watch.js';
@@ -41,24 +41,7 @@ export async function runHoldTest(
   root: string,
   progress: (line: string) => void,
 ): Promise<HoldResult> {
-  // Chunks: role, one per word, stop, usage, [DONE]; the mock waits the delay between two chunks.
-  const words = Math.max(1, Math.round((options.holdSeconds * 1000) / options.holdChunkDelayMs) - 3);
-  const streamSeconds = ((words + 3) * options.holdChunkDelayMs) / 1000;
-  const cluster = await startCluster({
-    root,
-    words,
-    chunkDelayMs: options.holdChunkDelayMs,
-    gatewayProcesses: options.gatewayProcesses,
-    workerProcesses: options.workerProcesses,
-    workerConcurrency: options.workerConcurrency,
-    withStandalone: false,
-    withScheduled: false,
-    anchors: [],
-    profile: options.profile,
-    profileDir: `${options.resultsDir}/profiles`,
-    gatewayNodeOptions: options.gatewayNodeOptions,
-    appEnv: options.appEnv,
-  });
+  const { cluster, streamSeconds } = await startHoldCluster(options, root, []);
   if (options.profile.length > 0) progress(describePids(cluster));
   try {
     const scenario = SCENARIOS.find((item) => item.name === 'queue-nonstream')!;

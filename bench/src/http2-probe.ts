@@ -1,11 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { makeTlsCertificate } from '@openai-proxy/test-support';
 import { Pool } from 'undici';
 import { formatTable } from './report.js';
 
@@ -51,40 +49,15 @@ const SETUPS: Setup[] = [
   },
 ];
 
-/** A self-signed certificate for 127.0.0.1, made by openssl in a folder of its own. */
-function certificate(): { key: Buffer; cert: Buffer } {
-  const dir = mkdtempSync(join(tmpdir(), 'http2-probe-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
+const certificate = await makeTlsCertificate();
 let connections = 0;
 const server = http2.createSecureServer(
-  { ...certificate(), allowHTTP1: true, settings: { maxConcurrentStreams: 1_000_000 } },
+  {
+    key: readFileSync(certificate.keyFile),
+    cert: readFileSync(certificate.certFile),
+    allowHTTP1: true,
+    settings: { maxConcurrentStreams: 1_000_000 },
+  },
   (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     let sent = 0;

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { AnchorName } from './anchor-processes.js';
 import type { BenchOptions } from './cli.js';
-import { startCluster } from './cluster.js';
-import { type HoldMeasure, holdOnce } from './hold-once.js';
+import { type HoldMeasure, holdOnce, startHoldCluster } from './hold-once.js';
 import { CEILING, SCENARIOS } from './scenarios.js';
 import { formatTimeline } from './upstream-watch.js';
 
@@ -70,9 +69,8 @@ export async function runScale(
 ): Promise<ScaleResult> {
   const { held, note } = fitToLimit(options.holdRequests);
   if (note !== undefined) progress(note);
-  const words = Math.max(1, Math.round((options.holdSeconds * 1000) / options.holdChunkDelayMs) - 3);
-  const streamSeconds = ((words + 3) * options.holdChunkDelayMs) / 1000;
   const rows: HoldMeasure[] = [];
+  let streamSeconds = Number.NaN;
   // `--only` runs some of them (the direct hold always runs: every p99 is read against it).
   const names = SCALE_SCENARIOS.filter(
     (name) => options.only.length === 0 || name === CEILING || options.only.includes(name),
@@ -82,23 +80,9 @@ export async function runScale(
     const anchors = [scenario.gateway].filter(
       (gateway): gateway is AnchorName => gateway?.startsWith('anchor-') === true,
     );
-    const cluster = await startCluster({
-      root,
-      words,
-      chunkDelayMs: options.holdChunkDelayMs,
-      gatewayProcesses: options.gatewayProcesses,
-      workerProcesses: options.workerProcesses,
-      workerConcurrency: options.workerConcurrency,
-      // The anchor's one worker process holds as many jobs as the whole farm.
-      anchorWorkerConcurrency: options.workerProcesses * options.workerConcurrency,
-      withStandalone: false,
-      withScheduled: false,
-      anchors,
-      profile: options.profile,
-      profileDir: `${options.resultsDir}/profiles`,
-      gatewayNodeOptions: options.gatewayNodeOptions,
-      appEnv: options.appEnv,
-    });
+    const started = await startHoldCluster(options, root, anchors);
+    const cluster = started.cluster;
+    streamSeconds = started.streamSeconds;
     try {
       progress(
         `${name}: ${held} at once, ${streamSeconds.toFixed(1)} s streams (${RELAYS.has(name) ? 'relayed' : 'held'})`,
