@@ -1,4 +1,5 @@
 import {
+  ClientGoneError,
   type CompletionApi,
   completeFromStream,
   deadlineError,
@@ -9,6 +10,7 @@ import {
   type UpstreamObserver,
   type UpstreamSet,
 } from '@openai-proxy/shared';
+import type { ClientDeparture } from '../pipeline/request-context.js';
 import { Deadlines } from './deadlines.js';
 import type { CompletedAnswer, NonStreamCompleter } from './non-stream-completer.js';
 
@@ -35,15 +37,14 @@ export class InProcessCompleter implements NonStreamCompleter {
     api: CompletionApi,
     request: FoldRequest,
     timeoutMs: number,
-    clientGone: AbortSignal,
+    departure: ClientDeparture,
   ): Promise<CompletedAnswer> {
-    if (clientGone.aborted) throw clientGone.reason;
+    if (departure.left) throw new ClientGoneError();
     // Looked up again: a reload since the route's check may have dropped the model.
     const group = this.upstreams.groupFor(request.body.model);
     if (group === undefined) throw errors.modelNotFound(request.body.model);
     const call = new AbortController();
-    const onClientGone = () => call.abort(clientGone.reason);
-    clientGone.addEventListener('abort', onClientGone, { once: true });
+    const stopListening = departure.onLeave((reason) => call.abort(reason));
     this.deadlines.add(call, timeoutMs);
     try {
       const answer = await completeFromStream(group, this.settings, api, request, call.signal, this.observe);
@@ -55,7 +56,7 @@ export class InProcessCompleter implements NonStreamCompleter {
       return answer;
     } finally {
       this.deadlines.remove(call);
-      clientGone.removeEventListener('abort', onClientGone);
+      stopListening();
     }
   }
 

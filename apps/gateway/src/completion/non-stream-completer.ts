@@ -1,6 +1,7 @@
 import type { Answer, CompletionApi, FoldRequest, WorkClass } from '@openai-proxy/shared';
 import type { BackgroundResponses } from '../background/background-responses.js';
 import type { BatchService } from '../batch/batch-service.js';
+import type { ClientDeparture } from '../pipeline/request-context.js';
 import type { QueueHealth } from './queue-health.js';
 
 /** The answer as the gateway writes it; queue mode adds how long the job waited for a worker. */
@@ -21,7 +22,7 @@ export interface CompleteOptions {
 /**
  * Turns a non-stream request into its folded answer: through the queue (queue mode) or in
  * this process (standalone mode). Rejects with a ProxyError when it cannot take the request;
- * rejects with the signal's reason when the client went away. Every answer comes by the
+ * rejects with a ClientGoneError when the client went away. Every answer comes by the
  * deadline (`timeoutMs`): past it, the answer is a 504 `deadline_exceeded`.
  */
 export interface NonStreamCompleter {
@@ -31,7 +32,7 @@ export interface NonStreamCompleter {
     api: CompletionApi,
     request: FoldRequest,
     timeoutMs: number,
-    signal: AbortSignal,
+    client: ClientDeparture,
     options?: CompleteOptions,
   ): Promise<CompletedAnswer>;
   /** Queue mode's view of Redis, workers and depth; standalone mode has none. */

@@ -32,6 +32,7 @@ import { BackgroundEventFeed } from '../background/background-event-feed.js';
 import { type BackgroundQueue, BackgroundResponses } from '../background/background-responses.js';
 import { BatchService } from '../batch/batch-service.js';
 import type { GatewayConfig } from '../config.js';
+import type { ClientDeparture } from '../pipeline/request-context.js';
 import { Queue } from './bullmq-queue.js';
 import { type JobAdmission, jobAdmission } from './job-admission.js';
 import { LOST_JOB_CHECK_MS, LostJobWatch } from './lost-job-watch.js';
@@ -227,7 +228,7 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
     api: CompletionApi,
     request: FoldRequest,
     timeoutMs: number,
-    signal: AbortSignal,
+    departure: ClientDeparture,
     { client: clientId, workClass = 'interactive' }: CompleteOptions = {},
   ): Promise<CompletedAnswer> {
     if (!this.isReady()) throw queueUnavailable();
@@ -284,13 +285,11 @@ export class QueuedCompleter implements NonStreamCompleter, QueueHealth {
       this.admission.settle(jobId);
     }
     this.waiters.markQueued(jobId);
-    const onAbort = () => {
-      if (this.waiters.reject(jobId, signal.reason)) void this.cancel(jobId);
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
+    const stopListening = departure.onLeave((reason) => {
+      if (this.waiters.reject(jobId, reason)) void this.cancel(jobId);
+    });
     return answer.finally(() => {
-      signal.removeEventListener('abort', onAbort);
+      stopListening();
       if (client !== undefined) this.admission.leave(jobId, client);
     });
   }

@@ -14,10 +14,22 @@ export type RouteLabel =
   | 'other';
 
 /**
+ * Who learns that a client left before its answer was complete. Lighter than an AbortSignal (an
+ * EventTarget with two Maps a request), which a gateway holding thousands of waiting requests
+ * would otherwise keep for each; the signal is made only for what needs one (an upstream call).
+ */
+export interface ClientDeparture {
+  /** True once the client has left. */
+  readonly left: boolean;
+  /** Calls `listener` when the client leaves (at once if it has); returns how to stop listening. */
+  onLeave(listener: (reason: ClientGoneError) => void): () => void;
+}
+
+/**
  * Everything the gateway learns about one request on its way, created once at the door and
  * passed to each step; what the end of the request logs and counts is read from here.
  */
-export class RequestContext {
+export class RequestContext implements ClientDeparture {
   readonly startedAt = performance.now();
   /** The digest that names the client for the rate limiter (only set when a limiter runs). */
   clientKeyDigest: string | undefined;
@@ -34,6 +46,7 @@ export class RequestContext {
   /** True once the client left before its answer was complete. */
   left = false;
   private gone: AbortController | undefined;
+  private leaveListeners: ((reason: ClientGoneError) => void)[] | undefined;
 
   constructor(
     readonly id: string,
@@ -51,10 +64,28 @@ export class RequestContext {
     return this.gone.signal;
   }
 
+  onLeave(listener: (reason: ClientGoneError) => void): () => void {
+    if (this.left) {
+      listener(new ClientGoneError());
+      return () => undefined;
+    }
+    this.leaveListeners ??= [];
+    this.leaveListeners.push(listener);
+    return () => {
+      const listeners = this.leaveListeners;
+      const index = listeners?.indexOf(listener) ?? -1;
+      if (index !== -1) listeners?.splice(index, 1);
+    };
+  }
+
   /** Called once, when the response ends or its connection closes. */
   ended(completed: boolean): void {
     if (completed) return;
     this.left = true;
-    this.gone?.abort(new ClientGoneError());
+    const reason = new ClientGoneError();
+    this.gone?.abort(reason);
+    const listeners = this.leaveListeners;
+    this.leaveListeners = undefined;
+    for (const listener of listeners ?? []) listener(reason);
   }
 }

@@ -75,7 +75,7 @@ export function completionRoute(api: CompletionApi, deps: RouteDeps): RouteHandl
           requestId: ctx.id,
         },
         deadline.ms,
-        ctx.clientGone,
+        ctx,
         {
           // Who asked, only when each client's share is capped: `req.ip` is not free.
           ...(config.KEY_MAX_QUEUED > 0 ? { client: clientId(ctx.clientKeyDigest, req.ip) } : {}),
