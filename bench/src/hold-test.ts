@@ -1,33 +1,22 @@
 import type { BenchOptions } from './cli.js';
 import { describePids } from './cluster.js';
-import { holdOnce, startHoldCluster } from './hold-once.js';
+import { type HoldMeasure, holdOnce, startHoldCluster } from './hold-once.js';
 import { SCENARIOS } from './scenarios.js';
 import { HOLD_RSS_TARGET_MB, IDLE_RSS_TARGET_MB } from './targets.js';
-import { formatTimeline, type UpstreamTimeline } from './upstream-watch.js';
+import { formatTimeline } from './upstream-watch.js';
 
 /** The issue's ceiling for the gateway holding 1,000 waiting requests. */
 export const HOLD_RSS_LIMIT_MB = 150;
 
-export interface HoldResult {
-  requests: number;
-  answered: number;
-  errors: number;
-  non2xx: number;
-  socketErrors: number;
-  badBodies: number;
+/** The hold's measure, with the queue gateway's memory spelled out and the verdict. */
+export interface HoldResult extends Omit<HoldMeasure, 'scenario' | 'gateway' | 'workers'> {
   streamSeconds: number;
-  wallSeconds: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  upstream: UpstreamTimeline;
   /** The queue gateway's idle RSS before the held requests, once V8 collected start-up garbage. */
   gatewayIdleRssMb: number;
   /** The same 2 s after start, before V8 collected the garbage of start-up. */
   gatewayStartRssMb: number;
   gatewayPeakRssMb: number;
   workersPeakRssMb: number;
-  cpuPercent: Record<string, number>;
   passed: boolean;
 }
 
@@ -49,32 +38,26 @@ export async function runHoldTest(
       `hold test: ${options.holdRequests} concurrent non-stream requests, ${streamSeconds.toFixed(1)} s per ` +
         `upstream stream, ${options.workerProcesses} × ${options.workerConcurrency} worker slots`,
     );
-    const held = await holdOnce(
+    const {
+      scenario: _scenario,
+      gateway,
+      workers,
+      ...held
+    } = await holdOnce(
       cluster,
       scenario,
       options.holdRequests,
       options.holdSeconds,
       options.quietWaitSeconds,
     );
-    const gatewayPeakRssMb = held.gateway?.peakMb ?? Number.NaN;
+    const gatewayPeakRssMb = gateway?.peakMb ?? Number.NaN;
     return {
-      requests: held.requests,
-      answered: held.answered,
-      errors: held.errors,
-      non2xx: held.non2xx,
-      socketErrors: held.socketErrors,
-      badBodies: held.badBodies,
+      ...held,
       streamSeconds,
-      wallSeconds: held.wallSeconds,
-      p50Ms: held.p50Ms,
-      p99Ms: held.p99Ms,
-      maxMs: held.maxMs,
-      upstream: held.upstream,
-      gatewayIdleRssMb: held.gateway?.idleMb ?? Number.NaN,
-      gatewayStartRssMb: held.gateway?.startMb ?? Number.NaN,
+      gatewayIdleRssMb: gateway?.idleMb ?? Number.NaN,
+      gatewayStartRssMb: gateway?.startMb ?? Number.NaN,
       gatewayPeakRssMb,
-      workersPeakRssMb: held.workers?.peakMb ?? Number.NaN,
-      cpuPercent: held.cpuPercent,
+      workersPeakRssMb: workers?.peakMb ?? Number.NaN,
       passed: held.answered === held.requests && held.errors === 0 && gatewayPeakRssMb <= HOLD_RSS_LIMIT_MB,
     };
   } finally {

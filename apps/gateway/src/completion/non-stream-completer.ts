@@ -32,7 +32,7 @@ export interface NonStreamCompleter {
     api: CompletionApi,
     request: FoldRequest,
     timeoutMs: number,
-    client: ClientDeparture,
+    departure: ClientDeparture,
     options?: CompleteOptions,
   ): Promise<CompletedAnswer>;
   /** Queue mode's view of Redis, workers and depth; standalone mode has none. */

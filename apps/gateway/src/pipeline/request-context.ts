@@ -58,8 +58,9 @@ export class RequestContext implements ClientDeparture {
   /** Aborts, with a ClientGoneError, when the client leaves before its answer is complete. */
   get clientGone(): AbortSignal {
     if (this.gone === undefined) {
-      this.gone = new AbortController();
-      if (this.left) this.gone.abort(new ClientGoneError());
+      const gone = new AbortController();
+      this.onLeave((reason) => gone.abort(reason));
+      this.gone = gone;
     }
     return this.gone.signal;
   }
@@ -83,7 +84,6 @@ export class RequestContext implements ClientDeparture {
     if (completed) return;
     this.left = true;
     const reason = new ClientGoneError();
-    this.gone?.abort(reason);
     const listeners = this.leaveListeners;
     this.leaveListeners = undefined;
     for (const listener of listeners ?? []) listener(reason);
