@@ -82,21 +82,40 @@ const MAX_REMEMBERED = 10_000;
  * The worker's side: whether the gateway that queued a job is gone. A gone gateway stays gone
  * (its id dies with its process), so that verdict is kept; a live one is asked again after a
  * second, so a farm taking thousands of jobs a second asks Redis about once a second a gateway.
+ * Jobs that come together while a question is out share it: a burst of a gateway's jobs, taken
+ * before its first answer returns, is one question, not one each.
  */
 export function gatewayWatch(redis: RedisClient, names: QueueNames): (gatewayId: string) => Promise<boolean> {
   const presence = withGatewayPresence(redis);
   const verdicts = new Map<string, { gone: boolean; at: number }>();
-  return async (gatewayId) => {
-    const now = Date.now();
-    const known = verdicts.get(gatewayId);
-    if (known !== undefined && (known.gone || now - known.at < TRUST_ALIVE_MS)) return known.gone;
-    const gone = (await presence.gatewayGone(names.gatewaysKey, gatewayId)) === 1;
+  const asking = new Map<string, Promise<boolean>>();
+  const remember = (gatewayId: string, gone: boolean, at: number) => {
     verdicts.delete(gatewayId);
-    verdicts.set(gatewayId, { gone, at: now });
+    verdicts.set(gatewayId, { gone, at });
     if (verdicts.size > MAX_REMEMBERED) {
       const oldest = verdicts.keys().next().value;
       if (oldest !== undefined) verdicts.delete(oldest);
     }
-    return gone;
+  };
+  const ask = async (gatewayId: string, now: number): Promise<boolean> => {
+    try {
+      const gone = (await presence.gatewayGone(names.gatewaysKey, gatewayId)) === 1;
+      remember(gatewayId, gone, now);
+      return gone;
+    } finally {
+      asking.delete(gatewayId);
+    }
+  };
+  return (gatewayId) => {
+    const now = Date.now();
+    const known = verdicts.get(gatewayId);
+    if (known !== undefined && (known.gone || now - known.at < TRUST_ALIVE_MS))
+      return Promise.resolve(known.gone);
+    let question = asking.get(gatewayId);
+    if (question === undefined) {
+      question = ask(gatewayId, now);
+      asking.set(gatewayId, question);
+    }
+    return question;
   };
 }
