@@ -53,14 +53,10 @@ export function processesMarked(mark: string): ProcessInfo[] {
 
 /**
  * The process of `processes` that has `argument` among its arguments (a script's path: a shell
- * whose command line merely mentions it does not count), the top one when a cluster's children run
- * it too; fails naming what there is.
+ * whose command line merely mentions it does not count); fails naming what there is.
  */
 export function findProcess(processes: readonly ProcessInfo[], argument: string): ProcessInfo {
-  // The one whose parent does not run it, not the lowest pid: pids wrap at pid_max (32768 by
-  // default), and a long test run passes it, so a child can have a smaller pid than its primary.
-  const running = processes.filter((info) => info.argv.includes(argument));
-  const found = running.find((info) => !running.some((other) => other.pid === info.ppid));
+  const found = processes.find((info) => info.argv.includes(argument));
   if (found === undefined) throw new Error(`no process runs ${argument} among:\n${listProcesses(processes)}`);
   return found;
 }
