@@ -213,9 +213,11 @@ describe.each(storages)('the file storage on $name', ({ name, describes, open })
     expect(leftovers).toEqual([]);
   });
 
-  it.runIf(name === 'disk')('refuses keys that would leave its folder', async () => {
-    await expect(storage.write('../outside', Buffer.from('x'), 1 * MB)).rejects.toThrow(/relative path/);
-    await expect(storage.read('/etc/passwd')).rejects.toThrow(/relative path/);
-    await expect(storage.remove('files/../../outside')).rejects.toThrow(/relative path/);
-  });
+  // Only a folder has an outside to escape to: the case exists for the disk alone (not a skip).
+  if (name === 'disk')
+    it('refuses keys that would leave its folder', async () => {
+      await expect(storage.write('../outside', Buffer.from('x'), 1 * MB)).rejects.toThrow(/relative path/);
+      await expect(storage.read('/etc/passwd')).rejects.toThrow(/relative path/);
+      await expect(storage.remove('files/../../outside')).rejects.toThrow(/relative path/);
+    });
 });
