@@ -12,20 +12,26 @@ import { type UpstreamTimeline, UpstreamWatch } from './upstream-watch.js';
 const REQUEST_TIMEOUT_SECONDS = 120;
 
 /**
- * A cluster whose upstream streams each answer for `--hold-seconds` (a chunk every
- * `--hold-chunk-delay`), with the anchors a hold needs; the anchor's one worker process holds as
- * many jobs as the whole farm. Returns it with the stream's exact length.
+ * The slow upstream stream of a hold: `--hold-seconds` long, a chunk every `--hold-chunk-delay`.
+ * Chunks are role, one per word, stop, usage and [DONE]; the mock waits the delay between two.
  */
-export async function startHoldCluster(
+export function holdStream(options: BenchOptions): { words: number; streamSeconds: number } {
+  const words = Math.max(1, Math.round((options.holdSeconds * 1000) / options.holdChunkDelayMs) - 3);
+  return { words, streamSeconds: ((words + 3) * options.holdChunkDelayMs) / 1000 };
+}
+
+/**
+ * A cluster whose upstream answers with the hold's stream (`holdStream`), with the anchors a hold
+ * needs; the anchor's one worker process holds as many jobs as the whole farm.
+ */
+export function startHoldCluster(
   options: BenchOptions,
   root: string,
   anchors: AnchorName[],
-): Promise<{ cluster: BenchCluster; streamSeconds: number }> {
-  // Chunks: role, one per word, stop, usage, [DONE]; the mock waits the delay between two chunks.
-  const words = Math.max(1, Math.round((options.holdSeconds * 1000) / options.holdChunkDelayMs) - 3);
-  const cluster = await startCluster({
+): Promise<BenchCluster> {
+  return startCluster({
     root,
-    words,
+    words: holdStream(options).words,
     chunkDelayMs: options.holdChunkDelayMs,
     gatewayProcesses: options.gatewayProcesses,
     workerProcesses: options.workerProcesses,
@@ -39,7 +45,6 @@ export async function startHoldCluster(
     gatewayNodeOptions: options.gatewayNodeOptions,
     appEnv: options.appEnv,
   });
-  return { cluster, streamSeconds: ((words + 3) * options.holdChunkDelayMs) / 1000 };
 }
 
 /** What holding the requests cost one process group (a gateway, or the worker farm). */

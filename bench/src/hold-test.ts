@@ -1,6 +1,6 @@
 import type { BenchOptions } from './cli.js';
 import { describePids } from './cluster.js';
-import { type HoldMeasure, holdOnce, startHoldCluster } from './hold-once.js';
+import { type HoldMeasure, holdOnce, holdStream, startHoldCluster } from './hold-once.js';
 import { SCENARIOS } from './scenarios.js';
 import { HOLD_RSS_TARGET_MB, IDLE_RSS_TARGET_MB } from './targets.js';
 import { formatTimeline } from './upstream-watch.js';
@@ -30,7 +30,8 @@ export async function runHoldTest(
   root: string,
   progress: (line: string) => void,
 ): Promise<HoldResult> {
-  const { cluster, streamSeconds } = await startHoldCluster(options, root, []);
+  const { streamSeconds } = holdStream(options);
+  const cluster = await startHoldCluster(options, root, []);
   if (options.profile.length > 0) progress(describePids(cluster));
   try {
     const scenario = SCENARIOS.find((item) => item.name === 'queue-nonstream')!;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { AnchorName } from './anchor-processes.js';
 import type { BenchOptions } from './cli.js';
-import { type HoldMeasure, holdOnce, startHoldCluster } from './hold-once.js';
+import { type HoldMeasure, holdOnce, holdStream, startHoldCluster } from './hold-once.js';
 import { CEILING, SCENARIOS } from './scenarios.js';
 import { formatTimeline } from './upstream-watch.js';
 
@@ -70,7 +70,7 @@ export async function runScale(
   const { held, note } = fitToLimit(options.holdRequests);
   if (note !== undefined) progress(note);
   const rows: HoldMeasure[] = [];
-  let streamSeconds = Number.NaN;
+  const { streamSeconds } = holdStream(options);
   // `--only` runs some of them (the direct hold always runs: every p99 is read against it).
   const names = SCALE_SCENARIOS.filter(
     (name) => options.only.length === 0 || name === CEILING || options.only.includes(name),
@@ -80,9 +80,7 @@ export async function runScale(
     const anchors = [scenario.gateway].filter(
       (gateway): gateway is AnchorName => gateway?.startsWith('anchor-') === true,
     );
-    const started = await startHoldCluster(options, root, anchors);
-    const cluster = started.cluster;
-    streamSeconds = started.streamSeconds;
+    const cluster = await startHoldCluster(options, root, anchors);
     try {
       progress(
         `${name}: ${held} at once, ${streamSeconds.toFixed(1)} s streams (${RELAYS.has(name) ? 'relayed' : 'held'})`,
